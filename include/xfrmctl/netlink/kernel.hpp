@@ -1,0 +1,32 @@
+// The kernel's XFRM tables of the current network namespace, behind a few
+// calls: the facade that everything above the netlink layer uses.
+#pragma once
+
+#include "xfrmctl/netlink/policy.hpp"
+#include "xfrmctl/netlink/sa.hpp"
+#include "xfrmctl/netlink/socket.hpp"
+
+namespace xfrmctl::netlink {
+
+struct Tables {
+    std::vector<SaEntry> sas;
+    std::vector<PolicyEntry> policies;
+};
+
+class Kernel {
+public:
+    static Result<Kernel> open();
+
+    Result<std::vector<SaEntry>> sas();
+    Result<std::vector<PolicyEntry>> policies();
+    Result<Tables> tables();
+    Result<std::optional<SaEntry>> sa(const SaId& id);
+    Result<std::optional<PolicyEntry>> policy(const PolicyId& id);
+    Result<std::vector<Ack>> execute(std::span<const Request> requests);
+
+private:
+    explicit Kernel(XfrmSocket socket) : socket_(std::move(socket)) {}
+    XfrmSocket socket_;
+};
+
+} // namespace xfrmctl::netlink

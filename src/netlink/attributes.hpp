@@ -1,0 +1,24 @@
+// The attributes of one XFRM message, indexed by type (a private helper of
+// the netlink layer).
+#pragma once
+
+#include "xfrmctl/util/result.hpp"
+
+#include <libmnl/libmnl.h>
+#include <linux/xfrm.h>
+
+#include <array>
+
+namespace xfrmctl::netlink {
+
+class AttributeTable {
+public:
+    Status parse(const nlmsghdr* nlh, std::size_t header_size);
+    // The attribute, or null when absent or shorter than min_size.
+    const nlattr* get(std::uint16_t type, std::size_t min_size = 0) const;
+
+private:
+    std::array<const nlattr*, XFRMA_MAX + 1> table_{};
+};
+
+} // namespace xfrmctl::netlink
