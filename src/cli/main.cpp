@@ -1,1 +1,94 @@
-int main() { return 0; }
+// xfrmctl: JSON tunnel definitions in, the kernel's XFRM policies and SAs out.
+#include "context.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+using namespace xfrmctl::cli;
+
+namespace xfrmctl::cli {
+
+int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra)
+{
+    std::cerr << "xfrmctl: " << e.message << "\n";
+    if (g.json) {
+        extra["error"] = e.message;
+        if (!extra.contains("changed"))
+            extra["changed"] = false;
+        std::cout << extra.dump(2) << "\n";
+    }
+    return kError;
+}
+
+void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << message << "\n"; }
+
+} // namespace xfrmctl::cli
+
+namespace {
+
+struct Commands {
+    bool check = false, diff = false, all = false;
+    std::vector<std::string> names;
+};
+
+void add_global_options(CLI::App& app, GlobalOptions& g)
+{
+    app.add_option("-c,--config", g.definitions, "the definitions: a JSON file or a directory of *.json files")
+        ->capture_default_str();
+    app.add_option("--state-dir", g.state_dir, "what the controller remembers")->capture_default_str();
+    app.add_option("--socket", g.socket, "the daemon's control socket")->capture_default_str();
+    app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
+}
+
+void add_commands(CLI::App& app, Commands& c)
+{
+    app.add_subcommand("validate", "check the definitions and their key files; touches nothing");
+    app.add_subcommand("plan", "show what apply would change; touches nothing")
+        ->add_flag("--diff", c.diff, "show each changed entry before and after");
+    auto* apply = app.add_subcommand("apply", "make the kernel match the definitions");
+    apply->add_flag("--check", c.check, "only show what would change (like plan)");
+    apply->add_flag("--diff", c.diff, "show each changed entry before and after");
+    app.add_subcommand("status", "each tunnel's state, SPIs and counters")->add_option("name", c.names, "tunnels to show");
+    auto* down = app.add_subcommand("down", "remove the named tunnels' kernel entries");
+    down->add_option("name", c.names, "tunnels to take down");
+    down->add_flag("--all", c.all, "take every tunnel down");
+    for (auto* sub : app.get_subcommands({}))
+        sub->fallthrough(); // global options may also follow the command
+}
+
+int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
+{
+    if (app.got_subcommand("validate"))
+        return run_validate(g);
+    if (app.got_subcommand("plan"))
+        return run_plan(g, c.diff);
+    if (app.got_subcommand("apply"))
+        return run_apply(g, c.check, c.diff);
+    if (app.got_subcommand("status"))
+        return run_status(g, c.names);
+    return run_down(g, c.names, c.all);
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    CLI::App app{"xfrmctl: Linux IPsec from JSON tunnel definitions (see xfrmctl(8))", "xfrmctl"};
+    GlobalOptions g;
+    Commands c;
+    add_global_options(app, g);
+    add_commands(app, c);
+    app.require_subcommand(1, 1);
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError& e) {
+        std::cerr << "xfrmctl: " << e.what() << "\n" << "Run xfrmctl --help for usage.\n";
+        return kError;
+    }
+    return dispatch(app, g, c);
+}

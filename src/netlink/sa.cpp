@@ -29,9 +29,10 @@ SaAlgorithm SaAlgorithm::clone() const
     return a;
 }
 
-bool SaAlgorithm::same_as(const SaAlgorithm& o) const
+bool SaAlgorithm::same_as(const SaAlgorithm& o, bool compare_keys) const
 {
-    return name == o.name && key_bits == o.key_bits && icv_bits == o.icv_bits && fingerprint == o.fingerprint;
+    return name == o.name && key_bits == o.key_bits && icv_bits == o.icv_bits &&
+           (!compare_keys || fingerprint == o.fingerprint);
 }
 
 namespace {
@@ -41,9 +42,9 @@ std::optional<SaAlgorithm> clone_optional(const std::optional<SaAlgorithm>& a)
     return a ? std::optional(a->clone()) : std::nullopt;
 }
 
-bool same_optional(const std::optional<SaAlgorithm>& a, const std::optional<SaAlgorithm>& b)
+bool same_optional(const std::optional<SaAlgorithm>& a, const std::optional<SaAlgorithm>& b, bool compare_keys)
 {
-    return a.has_value() == b.has_value() && (!a || a->same_as(*b));
+    return a.has_value() == b.has_value() && (!a || a->same_as(*b, compare_keys));
 }
 
 } // namespace
@@ -55,12 +56,12 @@ SaEntry SaEntry::clone() const
     return s;
 }
 
-bool SaEntry::same_config(const SaEntry& o) const
+bool SaEntry::same_config(const SaEntry& o, bool compare_keys) const
 {
     return id == o.id && saddr == o.saddr && mode == o.mode && reqid == o.reqid && flags == o.flags &&
-           replay_window == o.replay_window && same_optional(aead, o.aead) && same_optional(crypt, o.crypt) &&
-           same_optional(auth, o.auth) && limits == o.limits && encap == o.encap && if_id == o.if_id &&
-           output_mark == o.output_mark;
+           replay_window == o.replay_window && same_optional(aead, o.aead, compare_keys) &&
+           same_optional(crypt, o.crypt, compare_keys) && same_optional(auth, o.auth, compare_keys) &&
+           limits == o.limits && encap == o.encap && if_id == o.if_id && output_mark == o.output_mark;
 }
 
 std::string SaEntry::describe() const

@@ -38,7 +38,7 @@ struct SaAlgorithm {
     KeyFingerprint fingerprint{};
 
     SaAlgorithm clone() const;
-    bool same_as(const SaAlgorithm& other) const;
+    bool same_as(const SaAlgorithm& other, bool compare_keys = true) const;
 };
 
 struct Encapsulation { // ESP in UDP (struct xfrm_encap_tmpl)
@@ -72,8 +72,9 @@ struct SaEntry {
     std::uint16_t family() const { return id.daddr.family; }
     bool esn() const { return flags & XFRM_STATE_ESN; }
     SaEntry clone() const;
-    // Same configuration (counters aside); keys compared by fingerprint.
-    bool same_config(const SaEntry& other) const;
+    // Same configuration (counters aside); keys compared by fingerprint,
+    // unless compare_keys is false.
+    bool same_config(const SaEntry& other, bool compare_keys = true) const;
     std::string describe() const; // one line, no key material
 };
 

@@ -1,0 +1,22 @@
+// The steps from definitions to a plan, shared by xfrmctl and xfrmd.
+#pragma once
+
+#include "xfrmctl/model/keys.hpp"
+#include "xfrmctl/model/loader.hpp"
+#include "xfrmctl/plan/planner.hpp"
+
+namespace xfrmctl::engine {
+
+struct Definitions {
+    model::Definitions tunnels;
+    model::KeyRing keys;
+};
+
+// Reads and checks the definitions and every key file they name.
+Result<Definitions> load(const std::filesystem::path& path);
+
+// What apply would do, from the definitions, the kernel and what we own.
+plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const state::Ledger& ledger,
+                      const state::KeyHistory& history);
+
+} // namespace xfrmctl::engine

@@ -1,0 +1,42 @@
+// Each tunnel's state, from its definition and what the kernel holds.
+#pragma once
+
+#include "xfrmctl/model/definition.hpp"
+#include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/state/ledger.hpp"
+#include "xfrmctl/state/observations.hpp"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xfrmctl::engine {
+
+enum class Health { up, degraded, down };
+const char* health_name(Health h);
+
+struct SaStatus {
+    bool outbound = false;
+    std::uint8_t proto = 0;
+    std::uint32_t spi = 0;
+    bool present = false;
+    netlink::SaCounters counters;
+};
+
+struct TunnelStatus {
+    std::string name;
+    Health health = Health::down;
+    std::string reason; // why it is not up
+    const model::Tunnel* definition = nullptr;
+    std::vector<SaStatus> sas;
+    std::size_t policies_wanted = 0, policies_present = 0;
+    std::uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
+    std::uint64_t replay_errors = 0, integrity_errors = 0;
+    std::optional<std::uint64_t> last_in_seconds;
+};
+
+std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
+                                        const netlink::Tables& kernel, state::Observations& observations,
+                                        std::uint64_t now);
+
+} // namespace xfrmctl::engine

@@ -1,0 +1,70 @@
+// Tunnel definitions (format version 1, see xfrmctl.json(5)), as read and
+// checked from the operator's JSON. Nothing here touches the kernel.
+#pragma once
+
+#include "xfrmctl/model/proposal.hpp"
+#include "xfrmctl/net/address.hpp"
+#include "xfrmctl/netlink/xfrm.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace xfrmctl::model {
+
+enum class Protocol { esp, ah, ah_esp };
+const char* protocol_name(Protocol protocol);
+
+// One SA's manual key: its SPI and where its key material lives.
+struct KeyRef {
+    std::uint32_t spi = 0;
+    std::filesystem::path key_file; // absolute, or relative to the working directory
+    std::string written_as;         // the key_file string as the operator wrote it
+    std::string path;               // JSON path of this {spi, key_file} object
+};
+
+// The SAs of one direction: an ESP one, an AH one, or both for ah+esp.
+struct DirectionKeys {
+    std::optional<KeyRef> esp;
+    std::optional<KeyRef> ah;
+};
+
+struct Endpoint {
+    IpAddress address;
+    std::vector<Prefix> subnets; // never empty once read: defaults to the address
+};
+
+// Narrows a tunnel's traffic to one IP protocol and, optionally, ports.
+struct Traffic {
+    std::uint8_t protocol = 0;
+    std::uint16_t local_port = 0; // 0: any
+    std::uint16_t remote_port = 0;
+};
+
+struct Tunnel {
+    std::string name;
+    std::string file; // the definition file it came from
+    bool present = true;
+
+    netlink::Mode mode = netlink::Mode::tunnel;
+    Protocol protocol = Protocol::esp;
+    Endpoint local, remote;
+    std::optional<Traffic> traffic;
+    const Proposal* esp_proposal = nullptr;
+    const Proposal* ah_proposal = nullptr;
+    DirectionKeys outbound, inbound;
+    std::uint32_t replay_window = 128;
+    std::optional<std::uint32_t> priority;
+
+    std::string path() const { return "/tunnels/" + name; }
+    std::uint16_t family() const { return local.address.family; }
+};
+
+struct Definitions {
+    std::vector<Tunnel> tunnels; // in name order
+    const Tunnel* find(const std::string& name) const;
+};
+
+} // namespace xfrmctl::model

@@ -1,0 +1,79 @@
+// The planner: desired state and current state in, a list of changes out.
+// Pure: it reads no file and touches no kernel, so it is tested directly.
+#pragma once
+
+#include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/plan/desired.hpp"
+#include "xfrmctl/state/key_history.hpp"
+#include "xfrmctl/state/ledger.hpp"
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace xfrmctl::plan {
+
+enum class Op { add_sa, remove_sa, add_policy, update_policy, remove_policy };
+
+struct Change {
+    Op op = Op::add_sa;
+    // Phase 1 makes (adds, updates, and removals that free an SA's identity
+    // for its replacement); phase 2 breaks what is no longer wanted, only
+    // once phase 1 of the same tunnel has fully succeeded.
+    int phase = 1;
+    std::optional<netlink::SaEntry> sa;         // add: as desired; remove: as the kernel has it
+    std::optional<netlink::PolicyEntry> policy; // add, update: as desired; remove: as the kernel has it
+    std::optional<netlink::PolicyEntry> before; // update: as the kernel has it now, to undo
+    std::string origin;                         // JSON path that asked for it, if any
+    std::string reason;
+    bool aead = false;           // add_sa: an AEAD key
+    std::string key_fingerprint; // add_sa: in KeyHistory terms
+    std::string key_file;        // add_sa: as the operator wrote it
+
+    bool is_sa() const { return op == Op::add_sa || op == Op::remove_sa; }
+    std::string identity() const; // the kernel identity key of the entry
+    std::string describe() const; // one line, never key material
+    const char* action() const;   // "add", "update", "remove"
+};
+
+struct TunnelPlan {
+    std::string name;
+    std::string file;
+    std::uint32_t reqid = 0;
+    bool removal = false; // the tunnel is no longer wanted
+    std::vector<Change> changes;
+    std::vector<std::string> refusals; // why it cannot be changed; then nothing of it is
+    std::vector<std::string> warnings;
+    std::set<std::string> adopted_sas, adopted_policies; // owned under another name, already right
+    std::set<std::string> stale; // owned, not wanted, and already gone from the kernel
+
+    bool blocked() const { return !refusals.empty(); }
+};
+
+struct Plan {
+    std::vector<TunnelPlan> tunnels;
+    bool has_changes() const;
+    bool has_refusals() const;
+};
+
+struct PlanInputs {
+    const std::vector<DesiredTunnel>& desired; // the present tunnels
+    const std::set<std::string>& absent;       // defined with "state": "absent"
+    const state::Ledger& ledger;
+    const netlink::Tables& kernel;
+    const state::KeyHistory& history;
+};
+
+Plan make_plan(const PlanInputs& in);
+
+// Only removals: every owned entry of the named tunnels (for `down`).
+Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& ledger, const netlink::Tables& kernel);
+
+// A reqid for every tunnel: the one it had, or a new one derived from its
+// name (scattered, so the kernel's SA hash stays even; see __xfrm_dst_hash)
+// that no other entry in the kernel uses.
+std::map<std::string, std::uint32_t> assign_reqids(const std::vector<std::string>& names, const state::Ledger& ledger,
+                                                   const netlink::Tables& kernel);
+
+} // namespace xfrmctl::plan

@@ -1,0 +1,48 @@
+// What this controller owns in the kernel, remembered in the state
+// directory: for each tunnel, its reqid and the identities (SaId::key(),
+// PolicyId::key()) of the SAs and policies it installed. Anything not
+// listed here is someone else's and is never changed.
+#pragma once
+
+#include "xfrmctl/util/result.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+namespace xfrmctl::state {
+
+struct OwnedTunnel {
+    std::uint32_t reqid = 0;
+    std::set<std::string> sas;
+    std::set<std::string> policies;
+
+    bool empty() const { return sas.empty() && policies.empty(); }
+};
+
+class Ledger {
+public:
+    static Result<Ledger> load(const std::filesystem::path& state_dir);
+    Status save(const std::filesystem::path& state_dir) const;
+
+    const std::map<std::string, OwnedTunnel>& tunnels() const { return tunnels_; }
+    const OwnedTunnel* find(const std::string& tunnel) const;
+    OwnedTunnel& at(const std::string& tunnel) { return tunnels_[tunnel]; }
+    void erase(const std::string& tunnel) { tunnels_.erase(tunnel); }
+
+    // The tunnel that owns an entry, by its identity key.
+    std::optional<std::string> sa_owner(const std::string& key) const;
+    std::optional<std::string> policy_owner(const std::string& key) const;
+    // Call after changing tunnels through at() before asking for owners.
+    void reindex();
+
+private:
+    std::map<std::string, OwnedTunnel> tunnels_;
+    std::unordered_map<std::string, std::string> sa_index_, policy_index_;
+};
+
+} // namespace xfrmctl::state

@@ -1,0 +1,31 @@
+// The state directory as one object: the ledger of owned entries and the
+// history of installed keys, locked against a second writer.
+#pragma once
+
+#include "xfrmctl/state/key_history.hpp"
+#include "xfrmctl/state/ledger.hpp"
+#include "xfrmctl/util/unique_fd.hpp"
+
+#include <filesystem>
+
+namespace xfrmctl::state {
+
+class Store {
+public:
+    // A writer creates the directory (mode 0700) and holds its lock until
+    // the Store goes away; a reader takes no lock and creates nothing.
+    static Result<Store> open_for_writing(const std::filesystem::path& dir);
+    static Result<Store> open_for_reading(const std::filesystem::path& dir);
+
+    Ledger ledger;
+    KeyHistory history;
+
+    Status save();
+    const std::filesystem::path& dir() const { return dir_; }
+
+private:
+    std::filesystem::path dir_;
+    UniqueFd lock_;
+};
+
+} // namespace xfrmctl::state

@@ -1,0 +1,27 @@
+// Small file helpers for the state directory: private directories, atomic
+// replacement, and an exclusive lock.
+#pragma once
+
+#include "xfrmctl/util/result.hpp"
+#include "xfrmctl/util/unique_fd.hpp"
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace xfrmctl {
+
+// Creates the directory (and parents) if needed, mode 0700.
+Status ensure_private_directory(const std::filesystem::path& dir);
+
+// nullopt when the file does not exist.
+Result<std::optional<std::string>> read_optional_file(const std::filesystem::path& file);
+
+// Writes a temporary file, fsyncs it, renames it over `file` and fsyncs the
+// directory: a reader sees the old contents or the new, never a mix.
+Status write_file_atomically(const std::filesystem::path& file, const std::string& contents, mode_t mode = 0600);
+
+// Takes an exclusive lock on dir/lock, waiting for another holder to finish.
+Result<UniqueFd> lock_directory(const std::filesystem::path& dir);
+
+} // namespace xfrmctl

@@ -1,0 +1,62 @@
+#include "context.hpp"
+#include "render.hpp"
+#include "xfrmctl/engine/status.hpp"
+#include "xfrmctl/model/loader.hpp"
+#include "xfrmctl/state/store.hpp"
+
+#include <ctime>
+#include <iostream>
+
+namespace xfrmctl::cli {
+
+namespace {
+
+Status keep_only(std::vector<engine::TunnelStatus>& all, const std::vector<std::string>& names)
+{
+    if (names.empty())
+        return {};
+    std::vector<engine::TunnelStatus> chosen;
+    for (const auto& name : names) {
+        auto it = std::find_if(all.begin(), all.end(), [&](const auto& s) { return s.name == name; });
+        if (it == all.end())
+            return fail("no tunnel named \"" + name + "\" is defined");
+        chosen.push_back(*it);
+    }
+    all = std::move(chosen);
+    return {};
+}
+
+} // namespace
+
+int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
+{
+    // Status needs no key material: it never reads the key files.
+    auto defs = model::load_definitions(g.definitions);
+    if (!defs)
+        return report_error(g, defs.error());
+    auto store = state::Store::open_for_reading(g.state_dir);
+    if (!store)
+        return report_error(g, store.error());
+    auto kernel = netlink::Kernel::open();
+    if (!kernel)
+        return report_error(g, kernel.error());
+    auto tables = kernel->tables();
+    if (!tables)
+        return report_error(g, tables.error());
+    auto seen = state::Observations::load(g.state_dir);
+    auto tunnels = engine::tunnel_status(*defs, store->ledger, *tables, seen, static_cast<std::uint64_t>(std::time(nullptr)));
+    if (std::filesystem::is_directory(g.state_dir))
+        (void)seen.save(g.state_dir); // only a hint for next time
+    if (auto ok = keep_only(tunnels, names); !ok)
+        return report_error(g, ok.error());
+    if (g.json)
+        std::cout << status_json(tunnels).dump(2) << "\n";
+    else
+        print_status(std::cout, tunnels);
+    for (const auto& t : tunnels)
+        if (t.health != engine::Health::up)
+            return kNotUp;
+    return kOk;
+}
+
+} // namespace xfrmctl::cli

@@ -1,0 +1,159 @@
+#include "render.hpp"
+
+#include <fmt/format.h>
+
+namespace xfrmctl::cli {
+
+using plan::Change;
+using plan::Op;
+
+namespace {
+
+const char* symbol(const Change& c)
+{
+    return c.op == Op::update_policy ? "~" : (c.op == Op::add_sa || c.op == Op::add_policy) ? "+" : "-";
+}
+
+// A change is shown for a plan, or for an apply when it went in.
+bool shown(const engine::ApplyReport* report, std::size_t t, std::size_t c)
+{
+    return !report || report->tunnels[t].done[c];
+}
+
+void print_change(std::ostream& out, const Change& c, bool diff)
+{
+    if (diff && c.op == Op::update_policy) {
+        out << "  - " << c.before->describe() << "\n  + " << c.describe() << "\n";
+        return;
+    }
+    out << "  " << symbol(c) << " " << c.describe();
+    if (c.op != Op::add_sa && c.op != Op::add_policy)
+        out << "  (" << c.reason << ")";
+    out << "\n";
+}
+
+struct Counts {
+    int add = 0, update = 0, remove = 0, tunnels = 0;
+};
+
+Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
+{
+    Counts n;
+    for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
+        const auto& tp = plan.tunnels[t];
+        bool any = false;
+        for (std::size_t c = 0; c < tp.changes.size(); ++c) {
+            if (tp.blocked() || !shown(report, t, c))
+                continue;
+            any = true;
+            const Change& ch = tp.changes[c];
+            (ch.op == Op::update_policy ? n.update : (ch.op == Op::add_sa || ch.op == Op::add_policy) ? n.add : n.remove)++;
+        }
+        n.tunnels += any;
+    }
+    return n;
+}
+
+} // namespace
+
+void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyReport* report, bool diff)
+{
+    for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
+        const auto& tp = plan.tunnels[t];
+        if (tp.blocked() || tp.changes.empty() || (report && !report->tunnels[t].changed()))
+            continue;
+        out << "tunnel " << tp.name << (tp.removal ? " (removed)" : "") << "\n";
+        for (std::size_t c = 0; c < tp.changes.size(); ++c)
+            if (shown(report, t, c))
+                print_change(out, tp.changes[c], diff);
+    }
+    Counts n = count(plan, report);
+    if (n.tunnels == 0) {
+        bool clean = !plan.has_refusals() && !(report && report->failed());
+        out << (report ? "Nothing changed" : "No changes") << (clean ? ": the kernel matches the definitions.\n" : ".\n");
+        return;
+    }
+    out << fmt::format("{}: {} to add, {} to update, {} to remove, in {} tunnel{}.\n", report ? "Applied" : "Plan",
+                       n.add, n.update, n.remove, n.tunnels, n.tunnels == 1 ? "" : "s");
+}
+
+namespace {
+
+nlohmann::json change_json(const plan::TunnelPlan& tp, const Change& c)
+{
+    nlohmann::json j = {{"tunnel", tp.name},
+                        {"action", c.action()},
+                        {"object", c.is_sa() ? "sa" : "policy"},
+                        {"entry", c.describe()},
+                        {"reason", c.reason}};
+    if (!c.origin.empty())
+        j["origin"] = c.origin;
+    if (c.is_sa())
+        j["spi"] = fmt::format("0x{:08x}", c.sa->id.spi);
+    else
+        j["direction"] = netlink::direction_name(c.policy->id.dir);
+    if (c.op == Op::add_sa)
+        j["key_file"] = c.key_file;
+    if (c.before)
+        j["before"] = c.before->describe();
+    return j;
+}
+
+const char* tunnel_result(const plan::TunnelPlan& tp, const engine::ApplyReport* report, std::size_t t)
+{
+    if (tp.blocked())
+        return "refused";
+    if (report && !report->tunnels[t].error.empty())
+        return "failed";
+    if (tp.changes.empty())
+        return "unchanged";
+    if (!report)
+        return tp.removal ? "to remove" : "to change";
+    return tp.removal ? "removed" : "changed";
+}
+
+} // namespace
+
+nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* report)
+{
+    nlohmann::json changes = nlohmann::json::array(), tunnels = nlohmann::json::array();
+    for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
+        const auto& tp = plan.tunnels[t];
+        for (std::size_t c = 0; c < tp.changes.size() && !tp.blocked(); ++c)
+            if (shown(report, t, c))
+                changes.push_back(change_json(tp, tp.changes[c]));
+        tunnels.push_back({{"name", tp.name}, {"result", tunnel_result(tp, report, t)}, {"warnings", tp.warnings}});
+        if (tp.blocked())
+            tunnels.back()["errors"] = tp.refusals;
+        else if (report && !report->tunnels[t].error.empty())
+            tunnels.back()["errors"] = {report->tunnels[t].error};
+    }
+    return {{"changed", !changes.empty()},
+            {"changes", changes},
+            {"tunnels", tunnels},
+            {"errors", plan_errors(plan, report)},
+            {"warnings", plan_warnings(plan)}};
+}
+
+std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::ApplyReport* report)
+{
+    std::vector<std::string> errors;
+    for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
+        for (const auto& r : plan.tunnels[t].refusals)
+            errors.push_back(plan.tunnels[t].file + ": " + r + " (tunnel " + plan.tunnels[t].name + " not changed)");
+        if (report && !report->tunnels[t].error.empty())
+            errors.push_back(report->tunnels[t].error);
+    }
+    return errors;
+}
+
+std::vector<std::string> plan_warnings(const plan::Plan& plan)
+{
+    std::vector<std::string> warnings;
+    for (const auto& t : plan.tunnels)
+        for (const auto& w : t.warnings)
+            warnings.push_back(t.file + ": " + w);
+    return warnings;
+}
+
+} // namespace xfrmctl::cli

@@ -1,0 +1,26 @@
+// Turning plans, apply results and status into tables or JSON.
+#pragma once
+
+#include "xfrmctl/engine/executor.hpp"
+#include "xfrmctl/engine/status.hpp"
+#include "xfrmctl/plan/planner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+
+namespace xfrmctl::cli {
+
+// report == nullptr: a plan not (yet) carried out.
+void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
+// Entries before an update are always included ("before").
+nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* report);
+
+// Every refusal, warning and kernel error, one line each.
+std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::ApplyReport* report);
+std::vector<std::string> plan_warnings(const plan::Plan& plan);
+
+void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels);
+nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels);
+
+} // namespace xfrmctl::cli

@@ -1,0 +1,90 @@
+#include "render.hpp"
+
+#include <fmt/format.h>
+
+namespace xfrmctl::cli {
+
+namespace {
+
+std::string spis(const engine::TunnelStatus& s, bool outbound)
+{
+    std::string list;
+    for (const auto& sa : s.sas)
+        if (sa.outbound == outbound)
+            list += fmt::format("{}{}:0x{:08x}", list.empty() ? "" : ",", netlink::protocol_name(sa.proto), sa.spi);
+    return list.empty() ? "-" : list;
+}
+
+std::string bytes(std::uint64_t n)
+{
+    if (n < 1024)
+        return fmt::format("{} B", n);
+    if (n < 1024 * 1024)
+        return fmt::format("{:.1f} KiB", static_cast<double>(n) / 1024);
+    if (n < 1024ull * 1024 * 1024)
+        return fmt::format("{:.1f} MiB", static_cast<double>(n) / (1024 * 1024));
+    return fmt::format("{:.1f} GiB", static_cast<double>(n) / (1024.0 * 1024 * 1024));
+}
+
+std::string last_in(const engine::TunnelStatus& s)
+{
+    if (s.packets_in == 0)
+        return "never";
+    return s.last_in_seconds ? fmt::format("{}s ago", *s.last_in_seconds) : "?";
+}
+
+} // namespace
+
+void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels)
+{
+    if (tunnels.empty()) {
+        out << "No tunnels defined.\n";
+        return;
+    }
+    constexpr const char* row = "{:<16} {:<8} {:<20} {:<20} {:>10} {:>8} {:>10} {:>8} {:>9} {:>6} {:>9}\n";
+    out << fmt::format(row, "TUNNEL", "STATE", "OUT SPI", "IN SPI", "BYTES OUT", "PKTS OUT", "BYTES IN", "PKTS IN",
+                       "LAST IN", "REPLAY", "INTEGRITY");
+    for (const auto& s : tunnels)
+        out << fmt::format(row, s.name, engine::health_name(s.health), spis(s, true), spis(s, false), bytes(s.bytes_out),
+                           s.packets_out, bytes(s.bytes_in), s.packets_in, last_in(s), s.replay_errors,
+                           s.integrity_errors);
+    for (const auto& s : tunnels)
+        if (s.health != engine::Health::up)
+            out << s.name << ": " << engine::health_name(s.health) << ": " << s.reason << "\n";
+}
+
+nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
+{
+    nlohmann::json list = nlohmann::json::array();
+    for (const auto& s : tunnels) {
+        nlohmann::json sas = nlohmann::json::array();
+        for (const auto& sa : s.sas)
+            sas.push_back({{"direction", sa.outbound ? "out" : "in"},
+                           {"protocol", netlink::protocol_name(sa.proto)},
+                           {"spi", fmt::format("0x{:08x}", sa.spi)},
+                           {"present", sa.present},
+                           {"bytes", sa.counters.bytes},
+                           {"packets", sa.counters.packets},
+                           {"replay_errors", sa.counters.replay_errors + sa.counters.replay_window_errors},
+                           {"integrity_errors", sa.counters.integrity_errors}});
+        list.push_back({{"name", s.name},
+                        {"state", engine::health_name(s.health)},
+                        {"reason", s.reason},
+                        {"local", s.definition->local.address.str()},
+                        {"remote", s.definition->remote.address.str()},
+                        {"mode", netlink::mode_name(s.definition->mode)},
+                        {"protocol", model::protocol_name(s.definition->protocol)},
+                        {"sas", sas},
+                        {"policies", {{"wanted", s.policies_wanted}, {"present", s.policies_present}}},
+                        {"bytes_in", s.bytes_in},
+                        {"bytes_out", s.bytes_out},
+                        {"packets_in", s.packets_in},
+                        {"packets_out", s.packets_out},
+                        {"last_in_seconds", s.last_in_seconds ? nlohmann::json(*s.last_in_seconds) : nlohmann::json()},
+                        {"replay_errors", s.replay_errors},
+                        {"integrity_errors", s.integrity_errors}});
+    }
+    return {{"tunnels", list}};
+}
+
+} // namespace xfrmctl::cli

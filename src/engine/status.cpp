@@ -1,0 +1,125 @@
+#include "xfrmctl/engine/status.hpp"
+
+#include "xfrmctl/plan/desired.hpp"
+
+#include <fmt/format.h>
+
+#include <unordered_map>
+
+namespace xfrmctl::engine {
+
+const char* health_name(Health h)
+{
+    return h == Health::up ? "up" : h == Health::degraded ? "degraded" : "down";
+}
+
+namespace {
+
+struct Lookup {
+    std::unordered_map<std::string, const netlink::SaEntry*> sas;
+    std::unordered_map<std::string, const netlink::PolicyEntry*> policies;
+};
+
+Lookup index(const netlink::Tables& kernel)
+{
+    Lookup l;
+    for (const auto& sa : kernel.sas)
+        l.sas.emplace(sa.id.key(), &sa);
+    for (const auto& p : kernel.policies)
+        l.policies.emplace(p.id.key(), &p);
+    return l;
+}
+
+// The first reason, in order of gravity, that a tunnel is not up.
+void demote(TunnelStatus& s, Health h, std::string reason)
+{
+    if (s.health == Health::up || (h == Health::down && s.health == Health::degraded)) {
+        s.health = h;
+        s.reason = std::move(reason);
+    }
+}
+
+void count_sa(TunnelStatus& s, const SaStatus& sa, const std::string& key, state::Observations& seen, std::uint64_t now)
+{
+    const auto& c = sa.counters;
+    if (sa.outbound) {
+        s.bytes_out += c.bytes;
+        s.packets_out += c.packets;
+        return;
+    }
+    s.bytes_in += c.bytes;
+    s.packets_in += c.packets;
+    s.replay_errors += c.replay_errors + c.replay_window_errors;
+    s.integrity_errors += c.integrity_errors;
+    std::optional<std::uint64_t> since = c.last_used ? std::optional(now - std::min(now, c.last_used))
+                                                     : seen.seconds_since_change(key, c.packets, now);
+    if (since && (!s.last_in_seconds || *since < *s.last_in_seconds))
+        s.last_in_seconds = since;
+}
+
+void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kernel, const state::OwnedTunnel& owned,
+               state::Observations& seen, std::uint64_t now)
+{
+    for (const auto& want : d.sas) {
+        std::string key = want.entry.id.key();
+        SaStatus sa{want.outbound, want.entry.id.proto, want.entry.id.spi, false, {}};
+        auto it = kernel.sas.find(key);
+        if (it == kernel.sas.end()) {
+            demote(s, Health::down, fmt::format("{} SA spi 0x{:08x} is missing", want.outbound ? "outbound" : "inbound", sa.spi));
+        } else if (!owned.sas.contains(key)) {
+            demote(s, Health::down, fmt::format("SA spi 0x{:08x} in the kernel is not ours", sa.spi));
+        } else {
+            sa.present = true;
+            sa.counters = it->second->counters;
+            if (!it->second->same_config(want.entry, false))
+                demote(s, Health::degraded, fmt::format("SA spi 0x{:08x} differs from the definition (run apply)", sa.spi));
+            count_sa(s, sa, key, seen, now);
+        }
+        s.sas.push_back(sa);
+    }
+}
+
+void check_policies(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kernel, const state::OwnedTunnel& owned)
+{
+    s.policies_wanted = d.policies.size();
+    for (const auto& want : d.policies) {
+        std::string key = want.entry.id.key();
+        auto it = kernel.policies.find(key);
+        if (it == kernel.policies.end() || !owned.policies.contains(key)) {
+            demote(s, Health::down, fmt::format("policy {} {} is missing", netlink::direction_name(want.entry.id.dir),
+                                                want.entry.id.selector.str()));
+            continue;
+        }
+        ++s.policies_present;
+        if (!it->second->same_config(want.entry))
+            demote(s, Health::degraded, "a policy differs from the definition (run apply)");
+    }
+}
+
+} // namespace
+
+std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
+                                        const netlink::Tables& kernel, state::Observations& seen, std::uint64_t now)
+{
+    Lookup lookup = index(kernel);
+    std::vector<TunnelStatus> result;
+    for (const auto& t : defs.tunnels) {
+        if (!t.present)
+            continue;
+        TunnelStatus s;
+        s.name = t.name;
+        s.definition = &t;
+        s.health = Health::up;
+        const state::OwnedTunnel* owned = ledger.find(t.name);
+        state::OwnedTunnel none;
+        plan::DesiredTunnel d = plan::compile_tunnel(t, owned ? owned->reqid : 0, nullptr);
+        if (!owned)
+            demote(s, Health::down, "not applied");
+        check_sas(s, d, lookup, owned ? *owned : none, seen, now);
+        check_policies(s, d, lookup, owned ? *owned : none);
+        result.push_back(std::move(s));
+    }
+    return result;
+}
+
+} // namespace xfrmctl::engine

@@ -1,0 +1,93 @@
+#include "cross_checks.hpp"
+
+#include <fmt/format.h>
+
+#include <map>
+
+namespace xfrmctl::model {
+
+namespace {
+
+struct Place {
+    std::string file, path;
+    std::string str() const { return path + " in " + file; }
+};
+
+// Remembers the first place each key was seen; a second sighting is an error.
+class Registry {
+public:
+    std::optional<Place> claim(const std::string& key, Place place)
+    {
+        auto [it, fresh] = seen_.emplace(key, std::move(place));
+        return fresh ? std::nullopt : std::optional(it->second);
+    }
+
+private:
+    std::map<std::string, Place> seen_;
+};
+
+// The kernel knows an SA by its destination, SPI and protocol
+// (__xfrm_state_lookup): two SAs may not share them.
+Parsed<void> check_sa_identities(const Tunnel& t, Registry& sas, Registry& key_files)
+{
+    Parsed<void> result;
+    for_each_key(t, [&](const KeyRef& ref, Protocol proto, bool outbound) {
+        if (!result)
+            return;
+        const IpAddress& daddr = outbound ? t.remote.address : t.local.address;
+        std::string id = fmt::format("{} {} 0x{:x}", protocol_name(proto), daddr.str(), ref.spi);
+        if (auto first = sas.claim(id, {t.file, ref.path + "/spi"}))
+            result = std::unexpected(Diagnostic{t.file, ref.path + "/spi",
+                                                fmt::format("SPI 0x{:08x} for {} to {} is already used by {}", ref.spi,
+                                                            protocol_name(proto), daddr.str(), first->str())});
+        else if (auto other = key_files.claim(ref.key_file.lexically_normal().string(), {t.file, ref.path + "/key_file"}))
+            result = std::unexpected(Diagnostic{t.file, ref.path + "/key_file",
+                                                fmt::format("key file {} is already used by {}: every SA needs a key "
+                                                            "of its own",
+                                                            ref.written_as, other->str())});
+    });
+    return result;
+}
+
+std::string selector_key(const Prefix& local, const Prefix& remote, const std::optional<Traffic>& traffic)
+{
+    std::string key = local.str() + " " + remote.str();
+    if (traffic)
+        key += fmt::format(" proto {} {} {}", traffic->protocol, traffic->local_port, traffic->remote_port);
+    return key;
+}
+
+// Policies are known by their selector (selector_cmp in xfrm_policy.c): two
+// tunnels may not claim the same traffic.
+Parsed<void> check_selectors(const Tunnel& t, Registry& selectors)
+{
+    for (std::size_t l = 0; l < t.local.subnets.size(); ++l)
+        for (const auto& remote : t.remote.subnets) {
+            const Prefix& local = t.local.subnets[l];
+            if (local.address.family != remote.address.family)
+                continue;
+            if (auto first = selectors.claim(selector_key(local, remote, t.traffic), {t.file, t.path()}))
+                return std::unexpected(Diagnostic{t.file, t.path() + "/local/subnets/" + std::to_string(l),
+                                                  fmt::format("traffic {} -> {} is already protected by {}", local.str(),
+                                                              remote.str(), first->str())});
+        }
+    return {};
+}
+
+} // namespace
+
+Parsed<void> check_across_tunnels(const Definitions& defs)
+{
+    Registry sas, key_files, selectors;
+    for (const auto& t : defs.tunnels) {
+        if (!t.present)
+            continue;
+        if (auto ok = check_sa_identities(t, sas, key_files); !ok)
+            return ok;
+        if (auto ok = check_selectors(t, selectors); !ok)
+            return ok;
+    }
+    return {};
+}
+
+} // namespace xfrmctl::model

@@ -1,0 +1,94 @@
+#include "xfrmctl/state/ledger.hpp"
+
+#include "xfrmctl/util/files.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace xfrmctl::state {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kFile = "owned.json";
+
+Result<OwnedTunnel> read_tunnel(const json& j)
+{
+    OwnedTunnel t;
+    t.reqid = j.at("reqid").get<std::uint32_t>();
+    for (const auto& key : j.at("sas"))
+        t.sas.insert(key.get<std::string>());
+    for (const auto& key : j.at("policies"))
+        t.policies.insert(key.get<std::string>());
+    return t;
+}
+
+} // namespace
+
+Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
+{
+    auto path = state_dir / kFile;
+    auto text = read_optional_file(path);
+    if (!text)
+        return fail(text.error());
+    Ledger ledger;
+    if (!*text)
+        return ledger;
+    try {
+        json doc = json::parse(**text);
+        if (doc.at("version") != 1)
+            return fail(path.string() + ": unknown version");
+        for (const auto& [name, j] : doc.at("tunnels").items())
+            ledger.tunnels_[name] = *read_tunnel(j);
+    } catch (const json::exception& e) {
+        // Never guess what we own: a damaged record stops everything.
+        return fail(path.string() + " is damaged (" + e.what() + "); restore it from a backup or remove it "
+                    "(then nothing in the kernel counts as ours)");
+    }
+    ledger.reindex();
+    return ledger;
+}
+
+Status Ledger::save(const std::filesystem::path& state_dir) const
+{
+    json tunnels = json::object();
+    for (const auto& [name, t] : tunnels_) {
+        if (t.empty())
+            continue;
+        tunnels[name] = {{"reqid", t.reqid}, {"sas", t.sas}, {"policies", t.policies}};
+    }
+    json doc = {{"version", 1}, {"tunnels", tunnels}};
+    return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");
+}
+
+const OwnedTunnel* Ledger::find(const std::string& tunnel) const
+{
+    auto it = tunnels_.find(tunnel);
+    return it == tunnels_.end() ? nullptr : &it->second;
+}
+
+void Ledger::reindex()
+{
+    sa_index_.clear();
+    policy_index_.clear();
+    for (const auto& [name, t] : tunnels_) {
+        for (const auto& key : t.sas)
+            sa_index_[key] = name;
+        for (const auto& key : t.policies)
+            policy_index_[key] = name;
+    }
+}
+
+std::optional<std::string> Ledger::sa_owner(const std::string& key) const
+{
+    auto it = sa_index_.find(key);
+    return it == sa_index_.end() ? std::nullopt : std::optional(it->second);
+}
+
+std::optional<std::string> Ledger::policy_owner(const std::string& key) const
+{
+    auto it = policy_index_.find(key);
+    return it == policy_index_.end() ? std::nullopt : std::optional(it->second);
+}
+
+} // namespace xfrmctl::state

@@ -1,0 +1,53 @@
+#include "xfrmctl/state/store.hpp"
+
+#include "xfrmctl/util/files.hpp"
+
+namespace xfrmctl::state {
+
+namespace {
+
+Result<Store> load(Store store)
+{
+    auto ledger = Ledger::load(store.dir());
+    if (!ledger)
+        return fail(ledger.error());
+    auto history = KeyHistory::load(store.dir());
+    if (!history)
+        return fail(history.error());
+    store.ledger = std::move(*ledger);
+    store.history = std::move(*history);
+    return store;
+}
+
+} // namespace
+
+Result<Store> Store::open_for_writing(const std::filesystem::path& dir)
+{
+    if (auto ok = ensure_private_directory(dir); !ok)
+        return fail(ok.error());
+    auto lock = lock_directory(dir);
+    if (!lock)
+        return fail(lock.error());
+    Store store;
+    store.dir_ = dir;
+    store.lock_ = std::move(*lock);
+    return load(std::move(store));
+}
+
+Result<Store> Store::open_for_reading(const std::filesystem::path& dir)
+{
+    Store store;
+    store.dir_ = dir;
+    return load(std::move(store));
+}
+
+Status Store::save()
+{
+    if (!lock_)
+        return fail("internal error: the state was opened for reading only");
+    if (auto ok = history.save(dir_); !ok)
+        return ok;
+    return ledger.save(dir_);
+}
+
+} // namespace xfrmctl::state

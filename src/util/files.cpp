@@ -1,0 +1,88 @@
+#include "xfrmctl/util/files.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+
+namespace xfrmctl {
+
+Status ensure_private_directory(const std::filesystem::path& dir)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+        return fail("cannot create " + dir.string() + ": " + ec.message());
+    if (::chmod(dir.c_str(), 0700) != 0)
+        return fail(Error::from_errno("cannot set the mode of " + dir.string(), errno));
+    return {};
+}
+
+Result<std::optional<std::string>> read_optional_file(const std::filesystem::path& file)
+{
+    std::ifstream in(file, std::ios::binary);
+    if (!in) {
+        if (errno == ENOENT)
+            return std::optional<std::string>();
+        return fail(Error::from_errno("cannot read " + file.string(), errno));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return std::optional(text.str());
+}
+
+namespace {
+
+Status write_all(int fd, const std::string& contents)
+{
+    std::size_t done = 0;
+    while (done < contents.size()) {
+        ssize_t n = ::write(fd, contents.data() + done, contents.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(Error::from_errno("write", errno));
+        done += static_cast<std::size_t>(n);
+    }
+    return {};
+}
+
+} // namespace
+
+Status write_file_atomically(const std::filesystem::path& file, const std::string& contents, mode_t mode)
+{
+    std::filesystem::path temporary = file;
+    temporary += ".tmp";
+    UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
+    if (!fd)
+        return fail(Error::from_errno("cannot write " + temporary.string(), errno));
+    if (auto ok = write_all(fd.get(), contents); !ok)
+        return fail("cannot write " + temporary.string() + ": " + ok.error().message);
+    if (::fsync(fd.get()) != 0)
+        return fail(Error::from_errno("cannot sync " + temporary.string(), errno));
+    fd.reset();
+    if (::rename(temporary.c_str(), file.c_str()) != 0)
+        return fail(Error::from_errno("cannot replace " + file.string(), errno));
+    UniqueFd dir(::open(file.parent_path().empty() ? "." : file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir)
+        ::fsync(dir.get());
+    return {};
+}
+
+Result<UniqueFd> lock_directory(const std::filesystem::path& dir)
+{
+    auto path = dir / "lock";
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd)
+        return fail(Error::from_errno("cannot open " + path.string(), errno));
+    while (::flock(fd.get(), LOCK_EX) != 0)
+        if (errno != EINTR)
+            return fail(Error::from_errno("cannot lock " + path.string(), errno));
+    return fd;
+}
+
+} // namespace xfrmctl
