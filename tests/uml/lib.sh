@@ -1,0 +1,259 @@
+# Helpers for real-kernel scenarios; sourced by tests/uml/scenarios/*.sh,
+# which run inside the UML guest (tests/uml/run) as root.
+#
+# Topology made by two_hosts (all three are network namespaces):
+#   west: wan 192.0.2.1/24 2001:db8::1/64   lan (dummy) 10.1.0.1/24 2001:db8:1::1/64
+#   east: wan 192.0.2.2/24 2001:db8::2/64   lan (dummy) 10.2.0.1/24 2001:db8:2::1/64
+#   wire: a bridge "br0" joining the two wans; captures are taken there, so
+#         they show what is on the wire and nothing a host's kernel
+#         re-injects after decrypting (which AF_PACKET on a host would see).
+# with routes to the other side's lan through its wan address.
+set -euo pipefail
+
+: "${XFRMCTL:?path to the xfrmctl binary}"
+: "${XFRMCTL_REPO:?path to the repository}"
+WORK=$(mktemp -d /run/tmp/work.XXXXXX)
+PATTERN=58464d43544c2d5345435245542d2d21 # "XFMCTL-SECRET--!" in ping payloads
+FAILED=0
+
+log() { echo "== $*"; }
+pass() { echo "PASS: $*"; }
+fail() {
+    echo "FAIL: $*"
+    exit 1
+}
+expect_eq() { [ "$1" = "$2" ] && pass "$3" || fail "$3: expected '$2', got '$1'"; }
+expect_ne() { [ "$1" != "$2" ] && pass "$3" || fail "$3: did not expect '$2'"; }
+expect_gt() { [ "$1" -gt "$2" ] && pass "$3 ($1 > $2)" || fail "$3: expected more than $2, got $1"; }
+expect_contains() { [[ $1 == *"$2"* ]] && pass "$3" || fail "$3: '$2' not found in: $1"; }
+expect_not_contains() { [[ $1 != *"$2"* ]] && pass "$3" || fail "$3: '$2' found in: $1"; }
+
+# Runs a command, expects its exit status; its output goes to $OUT.
+expect_rc() {
+    local want=$1 what=$2
+    shift 2
+    set +e
+    OUT=$("$@" 2>&1)
+    local rc=$?
+    set -e
+    [ "$rc" = "$want" ] && pass "$what (exit $rc)" || fail "$what: expected exit $want, got $rc; output: $OUT"
+}
+
+host_setup() { # ns wan4 wan6 lan4 lan6 peer4 peer6 peerlan4 peerlan6
+    local ns=$1
+    ip -n "$ns" link set lo up
+    ip -n "$ns" addr add "$2/24" dev wan
+    ip -n "$ns" addr add "$3/64" dev wan nodad
+    ip -n "$ns" link set wan up
+    ip -n "$ns" link add lan type dummy
+    ip -n "$ns" addr add "$4/24" dev lan
+    ip -n "$ns" addr add "$5/64" dev lan nodad
+    ip -n "$ns" link set lan up
+    ip -n "$ns" route add "$8" via "$6"
+    ip -n "$ns" -6 route add "$9" via "$7"
+    ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+two_hosts() {
+    ip netns add west
+    ip netns add east
+    ip netns add wire
+    ip -n wire link add br0 type bridge
+    ip -n wire link set br0 up
+    for host in west east; do
+        ip link add wan netns "$host" type veth peer name "$host" netns wire
+        ip -n wire link set "$host" master br0 up
+    done
+    host_setup west 192.0.2.1 2001:db8::1 10.1.0.1 2001:db8:1::1 192.0.2.2 2001:db8::2 10.2.0.0/24 2001:db8:2::/64
+    host_setup east 192.0.2.2 2001:db8::2 10.2.0.1 2001:db8:2::1 192.0.2.1 2001:db8::1 10.1.0.0/24 2001:db8:1::/64
+    mkdir -p "$WORK/west" "$WORK/east"
+}
+
+# xctl HOST ARGS...: xfrmctl on that host, with its own state directory and,
+# unless -c is given, its definitions in $WORK/HOST/defs.
+xctl() {
+    local host=$1
+    shift
+    ip netns exec "$host" "$XFRMCTL" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" "$@"
+}
+
+# new_key FILE BYTES: random key material in hex, mode 0600.
+new_key() {
+    mkdir -p "$(dirname "$1")"
+    openssl rand -hex "$2" > "$1"
+    chmod 600 "$1"
+}
+
+# ping_ok HOST ARGS...: five pings carrying $PATTERN; all must be answered.
+ping_ok() {
+    local host=$1
+    shift
+    ip netns exec "$host" ping -q -c 5 -i 0.2 -W 2 -w 10 -p "$PATTERN" "$@" > "$WORK/ping.out" 2>&1 ||
+        fail "ping $*: $(cat "$WORK/ping.out")"
+    pass "ping $* answered"
+}
+
+capture_start() { # NAME [HOST [IFACE]]: by default the wire between the hosts
+    local name=$1 host=${2:-wire} iface=${3:-br0}
+    ip netns exec "$host" tcpdump -Z root --immediate-mode -i "$iface" -n -U -s 0 -w "$WORK/$name.pcap" > "$WORK/$name.log" 2>&1 &
+    echo $! > "$WORK/$name.pid"
+    for _ in $(seq 50); do
+        grep -q "listening on" "$WORK/$name.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    fail "tcpdump did not start: $(cat "$WORK/$name.log")"
+}
+
+capture_stop() {
+    sleep 0.5
+    kill -INT "$(cat "$WORK/$1.pid")" 2>/dev/null || true
+    wait "$(cat "$WORK/$1.pid")" 2>/dev/null || true
+}
+
+# capture_count NAME FILTER: packets in the capture that match a pcap filter.
+capture_count() { tcpdump -n -r "$WORK/$1.pcap" "$2" 2>/dev/null | wc -l; }
+capture_text() { tcpdump -n -v -r "$WORK/$1.pcap" 2>/dev/null; }
+
+# capture_has_pattern NAME: 1 if the ping payload appears in clear anywhere.
+capture_has_pattern() {
+    if od -An -tx1 -v "$WORK/$1.pcap" | tr -d ' \n' | grep -q "$PATTERN"; then echo 1; else echo 0; fi
+}
+
+# sa_counter HOST SPI bytes|packets: from iproute2, a second opinion.
+sa_counter() {
+    local out
+    out=$(ip -n "$1" -s xfrm state list spi "$2")
+    [ -n "$out" ] || { echo 0; return; }
+    echo "$out" | awk -v want="$3" '/lifetime current:/ { getline; gsub(/[(),]/, " "); 
+        if (want == "bytes") print $1; else print $3; exit }'
+}
+
+# Both kernels' XFRM tables, for "nothing changed" comparisons.
+tables() { ip -n "$1" xfrm state list; ip -n "$1" xfrm policy list; }
+
+# ip xfrm monitor on a host, to prove that a command made no kernel write.
+monitor_start() {
+    ip netns exec "$1" ip xfrm monitor > "$WORK/monitor.$1" 2>&1 &
+    echo $! > "$WORK/monitor.$1.pid"
+    sleep 0.5
+}
+monitor_stop() {
+    sleep 0.5
+    kill "$(cat "$WORK/monitor.$1.pid")" 2>/dev/null || true
+    wait "$(cat "$WORK/monitor.$1.pid")" 2>/dev/null || true
+    cat "$WORK/monitor.$1"
+}
+
+# json_get JSON EXPR: one value out of a JSON document.
+json_get() { printf '%s' "$1" | jq -r "$2"; }
+
+# write_defs HOST FILE JSON: a definition file on a host.
+write_defs() {
+    mkdir -p "$WORK/$1/defs"
+    printf '%s\n' "$3" > "$WORK/$1/defs/$2"
+}
+
+# tunnel_keys NAME PROTOCOL PROPOSAL: fresh keys for both directions, named
+# $WORK/keys/NAME.PROTO.w2e (west to east) and .e2w, sized for the proposal.
+key_bytes() {
+    case $1 in
+    aes128gcm16) echo 20 ;; aes256gcm16 | chacha20poly1305) echo 36 ;;
+    aes128-sha256) echo 48 ;; aes256-sha256) echo 64 ;; aes256-sha512) echo 96 ;;
+    sha256) echo 32 ;; sha384) echo 48 ;; sha512) echo 64 ;;
+    esac
+}
+tunnel_keys() {
+    local name=$1 protocol=$2 proposal=$3
+    if [ "$protocol" = "ah+esp" ]; then
+        local ah esp
+        ah=$(echo "$proposal" | jq -r .ah)
+        esp=$(echo "$proposal" | jq -r .esp)
+        tunnel_keys "$name" ah "$ah"
+        tunnel_keys "$name" esp "$esp"
+        return
+    fi
+    new_key "$WORK/keys/$name.$protocol.w2e" "$(key_bytes "$proposal")"
+    new_key "$WORK/keys/$name.$protocol.e2w" "$(key_bytes "$proposal")"
+}
+
+# One direction's keying: {spi, key_file}, or {ah: ..., esp: ...} for a bundle.
+# SPIs: BASE+1 west to east, BASE+2 east to west (AH adds 0x100).
+direction_json() {
+    local name=$1 protocol=$2 base=$3 dir=$4
+    local n=1 spi_ah spi_esp
+    [ "$dir" = e2w ] && n=2
+    spi_esp=$(printf '0x%x' $((base + n)))
+    spi_ah=$(printf '0x%x' $((base + 0x100 + n)))
+    case $protocol in
+    esp) echo "{\"spi\": \"$spi_esp\", \"key_file\": \"$WORK/keys/$name.esp.$dir\"}" ;;
+    ah) echo "{\"spi\": \"$spi_ah\", \"key_file\": \"$WORK/keys/$name.ah.$dir\"}" ;;
+    ah+esp) echo "{\"ah\": $(direction_json "$name" ah "$base" "$dir"), \"esp\": $(direction_json "$name" esp "$base" "$dir")}" ;;
+    esac
+}
+
+# tunnel_json HOST NAME MODE PROTOCOL PROPOSAL SPI_BASE LOCAL REMOTE LSUBNETS RSUBNETS
+# One tunnel's definition as seen from HOST (west or east). PROPOSAL is JSON
+# (a string in quotes, or an object for ah+esp); subnets are JSON arrays or
+# "" to leave them out. Keys come from tunnel_keys.
+tunnel_json() {
+    local host=$1 name=$2 mode=$3 protocol=$4 proposal=$5 base=$6 local_addr=$7 remote_addr=$8 lsub=${9:-} rsub=${10:-}
+    local out=w2e in=e2w
+    [ "$host" = east ] && out=e2w in=w2e
+    local lsubnets="" rsubnets=""
+    [ -n "$lsub" ] && lsubnets=", \"subnets\": $lsub"
+    [ -n "$rsub" ] && rsubnets=", \"subnets\": $rsub"
+    cat <<JSON
+{ "version": 1,
+  "tunnels": { "$name": {
+    "mode": "$mode", "protocol": "$protocol", "proposal": $proposal,
+    "local":  { "address": "$local_addr"$lsubnets },
+    "remote": { "address": "$remote_addr"$rsubnets },
+    "keying": { "method": "manual",
+      "outbound": $(direction_json "$name" "$protocol" "$base" "$out"),
+      "inbound":  $(direction_json "$name" "$protocol" "$base" "$in") } } } }
+JSON
+}
+
+# pair NAME MODE PROTOCOL PROPOSAL SPI_BASE FAMILY [SUBNETS]: the same tunnel
+# on both hosts (family 4 or 6; SUBNETS "yes" for the lans, else host to
+# host), with fresh keys.
+pair() {
+    local name=$1 mode=$2 protocol=$3 proposal=$4 base=$5 family=$6 subnets=${7:-}
+    local w=192.0.2.1 e=192.0.2.2 wl='["10.1.0.0/24"]' el='["10.2.0.0/24"]'
+    if [ "$family" = 6 ]; then w=2001:db8::1 e=2001:db8::2 wl='["2001:db8:1::/64"]' el='["2001:db8:2::/64"]'; fi
+    [ "$subnets" = yes ] || wl="" el=""
+    tunnel_keys "$name" "$protocol" "$(echo "$proposal" | jq -r 'if type == "string" then . else tojson end')"
+    write_defs west "$name.json" "$(tunnel_json west "$name" "$mode" "$protocol" "$proposal" "$base" "$w" "$e" "$wl" "$el")"
+    write_defs east "$name.json" "$(tunnel_json east "$name" "$mode" "$protocol" "$proposal" "$base" "$e" "$w" "$el" "$wl")"
+}
+
+# ECHO4/ECHO6: pcap filters for bare (unprotected) ping packets.
+ECHO4='icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply'
+ECHO6='icmp6 and (ip6[40] == 128 or ip6[40] == 129)'
+
+# protected_ping PROTO HOST PING_ARGS...: five pings through the tunnel; the
+# wire shows PROTO (esp or ah) for each of the ten packets and no bare echo;
+# with ESP the payload never appears in clear.
+protected_ping() {
+    local proto=$1 host=$2
+    shift 2
+    capture_start protected
+    ping_ok "$host" "$@"
+    capture_stop protected
+    expect_eq "$(capture_count protected "$ECHO4")" 0 "no bare IPv4 echo on the wire"
+    expect_eq "$(capture_count protected "$ECHO6")" 0 "no bare IPv6 echo on the wire"
+    expect_gt "$(capture_count protected "$proto or (ip6 and ip6[6] == $([ "$proto" = esp ] && echo 50 || echo 51))")" 9 \
+        "every ping on the wire is $proto"
+    if [ "$proto" = esp ]; then
+        expect_eq "$(capture_has_pattern protected)" 0 "the payload never crosses in clear"
+    fi
+}
+
+# counters_rise HOST SPI...: each SA has carried bytes (ip xfrm's view).
+counters_rise() {
+    local host=$1
+    shift
+    for spi in "$@"; do
+        expect_gt "$(sa_counter "$host" "$spi" bytes)" 0 "$host SA $spi carried bytes"
+    done
+}
