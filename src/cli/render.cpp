@@ -103,7 +103,7 @@ const char* tunnel_result(const plan::TunnelPlan& tp, const engine::ApplyReport*
 {
     if (tp.blocked())
         return "refused";
-    if (report && !report->tunnels[t].error.empty())
+    if ((report && !report->tunnels[t].error.empty()) || !tp.errors.empty())
         return "failed";
     if (tp.changes.empty())
         return "unchanged";
@@ -123,10 +123,11 @@ nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* repo
             if (shown(report, t, c))
                 changes.push_back(change_json(tp, tp.changes[c]));
         tunnels.push_back({{"name", tp.name}, {"result", tunnel_result(tp, report, t)}, {"warnings", tp.warnings}});
-        if (tp.blocked())
-            tunnels.back()["errors"] = tp.refusals;
-        else if (report && !report->tunnels[t].error.empty())
-            tunnels.back()["errors"] = {report->tunnels[t].error};
+        nlohmann::json errors = tp.blocked() ? tp.refusals : tp.errors;
+        if (report && !report->tunnels[t].error.empty())
+            errors.push_back(report->tunnels[t].error);
+        if (!errors.empty())
+            tunnels.back()["errors"] = errors;
     }
     return {{"changed", !changes.empty()},
             {"changes", changes},
@@ -141,6 +142,8 @@ std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::Apply
     for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
         for (const auto& r : plan.tunnels[t].refusals)
             errors.push_back(plan.tunnels[t].file + ": " + r + " (tunnel " + plan.tunnels[t].name + " not changed)");
+        for (const auto& e : plan.tunnels[t].errors)
+            errors.push_back(plan.tunnels[t].file + ": " + e);
         if (report && !report->tunnels[t].error.empty())
             errors.push_back(report->tunnels[t].error);
     }

@@ -29,7 +29,7 @@ bool Plan::has_changes() const
 
 bool Plan::has_refusals() const
 {
-    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.blocked(); });
+    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.blocked() || !t.errors.empty(); });
 }
 
 namespace {
@@ -111,6 +111,8 @@ public:
                                       d.origin, key));
         if (it->second->same_config(d.entry))
             return adopt_sa(*owner, key);
+        if (refused_for_reuse(d)) // then the old SA stays as it is
+            return;
         out_.changes.push_back(remove_sa(*it->second, 1, "replaced: its configuration or key changed"));
         add_sa(d, "replaces the SA of the same SPI");
     }
@@ -145,6 +147,8 @@ private:
 
     void add_sa(const DesiredSa& d, std::string reason)
     {
+        if (refused_for_reuse(d))
+            return;
         Change c;
         c.op = Op::add_sa;
         c.sa = d.entry.clone();
@@ -153,22 +157,24 @@ private:
         c.aead = d.aead;
         c.key_file = d.key_file;
         c.key_fingerprint = in_.history.fingerprint(key_material(d.entry).bytes());
-        check_key_reuse(c, d);
-        out_.changes.push_back(std::move(c));
-    }
-
-    void check_key_reuse(const Change& c, const DesiredSa& d)
-    {
-        if (!in_.history.contains(c.key_fingerprint))
-            return;
-        if (d.aead)
-            refuse(fmt::format("{}: the key in {} was installed on this host before; an AEAD key must never be "
-                               "installed twice (its counter would restart): roll the key (a new key file and SPI)",
-                               d.origin, d.key_file));
-        else
+        if (in_.history.contains(c.key_fingerprint))
             out_.warnings.push_back(fmt::format("{}: the key in {} was installed on this host before; the peer's "
                                                 "replay window will drop traffic until the key is rolled",
                                                 d.origin, d.key_file));
+        out_.changes.push_back(std::move(c));
+    }
+
+    // A manual AEAD key is never installed twice: a new SA restarts its
+    // counter, and with it the nonces (RFC 4106, RFC 7634).
+    bool refused_for_reuse(const DesiredSa& d)
+    {
+        if (!d.aead || !in_.history.contains(in_.history.fingerprint(key_material(d.entry).bytes())))
+            return false;
+        out_.errors.push_back(fmt::format("{}: the key in {} was installed on this host before, and an AEAD key "
+                                          "must never be installed twice: roll the key (a new key file and SPI); "
+                                          "until then this SA is left out and the tunnel's traffic is dropped",
+                                          d.origin, d.key_file));
+        return true;
     }
 
     void add_policy(const DesiredPolicy& d, Op op, const netlink::PolicyEntry* before, std::string reason)

@@ -44,6 +44,10 @@ struct TunnelPlan {
     bool removal = false; // the tunnel is no longer wanted
     std::vector<Change> changes;
     std::vector<std::string> refusals; // why it cannot be changed; then nothing of it is
+    // Errors that leave the rest of the tunnel to go in: an SA whose AEAD key
+    // was installed before is not installed, but its policies are, so that
+    // the tunnel's traffic is dropped rather than sent in clear.
+    std::vector<std::string> errors;
     std::vector<std::string> warnings;
     std::set<std::string> adopted_sas, adopted_policies; // owned under another name, already right
     std::set<std::string> stale; // owned, not wanted, and already gone from the kernel
@@ -54,7 +58,7 @@ struct TunnelPlan {
 struct Plan {
     std::vector<TunnelPlan> tunnels;
     bool has_changes() const;
-    bool has_refusals() const;
+    bool has_refusals() const; // refusals or errors: exit status 1
 };
 
 struct PlanInputs {
