@@ -39,7 +39,10 @@ public:
         std::string p;
         for (std::size_t i = 0; i < stack_.size(); ++i) {
             const json* container = stack_[i];
-            if (container->is_object() && i < keys_.size())
+            bool innermost = i + 1 == stack_.size();
+            // In the innermost object, the last key counts only while its
+            // value is still being read.
+            if (container->is_object() && i < keys_.size() && (!innermost || awaiting_value_))
                 p = pointer_append(p, keys_[i]);
             else if (container->is_array()) // a nested container is already its last element
                 p = pointer_append(p, std::to_string(container->size() - (i + 1 < stack_.size() ? 1 : 0)));
@@ -64,6 +67,7 @@ public:
         json* object = stack_.back();
         keys_.resize(stack_.size());
         keys_.back() = k;
+        awaiting_value_ = true;
         if (object->contains(k)) {
             duplicate_key_path = path();
             return false;
@@ -82,6 +86,7 @@ public:
 private:
     bool add(json value)
     {
+        awaiting_value_ = false;
         if (stack_.empty()) {
             root = std::move(value);
             return true;
@@ -96,6 +101,7 @@ private:
 
     bool open(json value)
     {
+        awaiting_value_ = false;
         json* target;
         if (stack_.empty()) {
             root = std::move(value);
@@ -119,6 +125,7 @@ private:
 
     std::vector<json*> stack_;
     std::vector<std::string> keys_;
+    bool awaiting_value_ = false;
 };
 
 std::string line_and_column(const std::string& text, std::size_t offset)
