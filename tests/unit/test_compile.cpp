@@ -1,0 +1,141 @@
+// From a tunnel to the kernel entries it needs.
+#include "xfrmctl/plan/desired.hpp"
+
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+
+#include <cstring>
+
+using namespace xfrmctl;
+using netlink::Direction;
+using netlink::Mode;
+
+namespace {
+
+model::Tunnel base(model::Protocol protocol, Mode mode)
+{
+    model::Tunnel t;
+    t.name = "t";
+    t.mode = mode;
+    t.protocol = protocol;
+    t.local = {*IpAddress::parse("192.0.2.1"), {*Prefix::parse("10.1.0.0/24"), *Prefix::parse("2001:db8:1::/48")}};
+    t.remote = {*IpAddress::parse("192.0.2.2"), {*Prefix::parse("10.2.0.0/24"), *Prefix::parse("2001:db8:2::/48")}};
+    if (mode == Mode::transport) {
+        t.local.subnets = {Prefix::host(t.local.address)};
+        t.remote.subnets = {Prefix::host(t.remote.address)};
+    }
+    t.esp_proposal = model::find_proposal("aes256-sha512");
+    t.ah_proposal = model::find_proposal("sha256");
+    auto ref = [&](std::uint32_t spi, std::string path) { return model::KeyRef{spi, "f", "f", t.path() + path}; };
+    if (protocol != model::Protocol::ah) {
+        t.outbound.esp = ref(0x101, "/keying/outbound/esp");
+        t.inbound.esp = ref(0x102, "/keying/inbound/esp");
+    }
+    if (protocol != model::Protocol::esp) {
+        t.outbound.ah = ref(0x201, "/keying/outbound/ah");
+        t.inbound.ah = ref(0x202, "/keying/inbound/ah");
+    }
+    return t;
+}
+
+} // namespace
+
+TEST_CASE("tunnel mode: every same-family subnet pair gets out, in and fwd policies")
+{
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, nullptr);
+    CHECK(d.policies.size() == 6); // IPv4 pair and IPv6 pair, three directions each
+    CHECK(d.sas.size() == 2);
+    const auto& out = d.policies[0].entry;
+    CHECK(out.id.dir == Direction::out);
+    CHECK(out.id.selector.src.str() == "10.1.0.0/24");
+    CHECK(out.templates[0].saddr.str() == "192.0.2.1");
+    CHECK(out.templates[0].daddr.str() == "192.0.2.2");
+    CHECK(out.templates[0].reqid == 5);
+    const auto& in = d.policies[1].entry;
+    CHECK(in.id.dir == Direction::in);
+    CHECK(in.id.selector.src.str() == "10.2.0.0/24");
+    CHECK(in.templates[0].saddr.str() == "192.0.2.2");
+    CHECK(d.policies[2].entry.id.dir == Direction::fwd);
+    CHECK(d.policies[3].entry.id.selector.src.str() == "2001:db8:1::/48");
+    CHECK(d.policies[3].entry.templates[0].family == AF_INET); // IPv6 inside IPv4
+}
+
+TEST_CASE("tunnel SAs take either inner family; only inbound SAs have a replay window")
+{
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, nullptr);
+    const auto& out = d.sas[0].entry;
+    const auto& in = d.sas[1].entry;
+    CHECK(d.sas[0].outbound);
+    CHECK((out.flags & XFRM_STATE_AF_UNSPEC) != 0);
+    CHECK(out.replay_window == 0);
+    CHECK(in.replay_window == 128);
+    CHECK(out.id.daddr.str() == "192.0.2.2");
+    CHECK(in.id.daddr.str() == "192.0.2.1");
+    CHECK(out.crypt->name == "cbc(aes)");
+    CHECK(out.auth->name == "hmac(sha512)");
+    CHECK(out.auth->icv_bits == 256);
+}
+
+TEST_CASE("transport mode: no fwd policy, templates take the packet's addresses")
+{
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::transport), 5, nullptr);
+    CHECK(d.policies.size() == 2);
+    CHECK(d.policies[0].entry.templates[0].daddr.is_unspecified());
+    CHECK(d.sas[0].entry.flags == 0);
+}
+
+TEST_CASE("an ah+esp bundle: ESP first (innermost), AH outside it in transport mode")
+{
+    auto d = plan::compile_tunnel(base(model::Protocol::ah_esp, Mode::tunnel), 5, nullptr);
+    const auto& tmpls = d.policies[0].entry.templates;
+    REQUIRE(tmpls.size() == 2);
+    CHECK(tmpls[0].proto == IPPROTO_ESP);
+    CHECK(tmpls[0].mode == Mode::tunnel);
+    CHECK(tmpls[1].proto == IPPROTO_AH);
+    CHECK(tmpls[1].mode == Mode::transport);
+    REQUIRE(d.sas.size() == 4);
+    for (const auto& sa : d.sas)
+        CHECK(sa.entry.mode == (sa.entry.id.proto == IPPROTO_AH ? Mode::transport : Mode::tunnel));
+}
+
+TEST_CASE("a key file's material is split as the proposal lays it out")
+{
+    auto t = base(model::Protocol::esp, Mode::transport);
+    model::KeyRing keys;
+    for (const char* path : {"/tunnels/t/keying/outbound/esp", "/tunnels/t/keying/inbound/esp"}) {
+        Secret k(96);
+        for (std::size_t i = 0; i < 96; ++i)
+            k.data()[i] = static_cast<std::uint8_t>(i);
+        keys.add(path, std::move(k));
+    }
+    auto d = plan::compile_tunnel(t, 5, &keys);
+    const auto& sa = d.sas[0].entry;
+    REQUIRE(sa.crypt->key.size() == 32);
+    REQUIRE(sa.auth->key.size() == 64);
+    CHECK(sa.crypt->key.data()[0] == 0);
+    CHECK(sa.auth->key.data()[0] == 32);
+    CHECK(sa.crypt->fingerprint == netlink::fingerprint_of(sa.crypt->key.bytes()));
+}
+
+TEST_CASE("a traffic selector narrows each direction with its own ports")
+{
+    auto t = base(model::Protocol::esp, Mode::transport);
+    t.traffic = model::Traffic{IPPROTO_TCP, 0, 179};
+    auto d = plan::compile_tunnel(t, 5, nullptr);
+    const auto& out = d.policies[0].entry.id.selector;
+    const auto& in = d.policies[1].entry.id.selector;
+    CHECK(out.proto == IPPROTO_TCP);
+    CHECK(out.dport == 179);
+    CHECK(out.dport_mask == 0xffff);
+    CHECK(out.sport_mask == 0);
+    CHECK(in.sport == 179);
+    CHECK(in.dport_mask == 0);
+}
+
+TEST_CASE("an explicit priority wins over the automatic one")
+{
+    auto t = base(model::Protocol::esp, Mode::transport);
+    t.priority = 10;
+    auto d = plan::compile_tunnel(t, 5, nullptr);
+    CHECK(d.policies[0].entry.priority == 10);
+}

@@ -1,0 +1,342 @@
+// The planner on its own: desired tunnels, kernel tables, ledger and key
+// history in; changes out. No kernel, no files.
+#include "xfrmctl/plan/planner.hpp"
+
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+
+#include <cstring>
+#include <functional>
+
+using namespace xfrmctl;
+using namespace xfrmctl::plan;
+
+namespace {
+
+model::Tunnel tunnel(const std::string& name, std::uint32_t spi_base, const char* proposal = "aes256gcm16")
+{
+    model::Tunnel t;
+    t.name = name;
+    t.file = "defs.json";
+    t.mode = netlink::Mode::tunnel;
+    t.local = {*IpAddress::parse("192.0.2.1"), {*Prefix::parse("10.1." + std::to_string(spi_base % 250) + ".0/24")}};
+    t.remote = {*IpAddress::parse("192.0.2.2"), {*Prefix::parse("10.2.0.0/24")}};
+    t.esp_proposal = model::find_proposal(proposal);
+    t.outbound.esp = model::KeyRef{spi_base + 1, "out", "out", t.path() + "/keying/outbound"};
+    t.inbound.esp = model::KeyRef{spi_base + 2, "in", "in", t.path() + "/keying/inbound"};
+    return t;
+}
+
+model::KeyRing keys_for(const model::Tunnel& t, std::uint8_t fill)
+{
+    model::KeyRing ring;
+    std::size_t size = t.esp_proposal->key_file_bytes();
+    for (const auto* ref : {&*t.outbound.esp, &*t.inbound.esp}) {
+        Secret key(size);
+        std::memset(key.data(), fill++, size);
+        ring.add(ref->path, std::move(key));
+    }
+    return ring;
+}
+
+// The kernel as it would be after a plan went in: every SA and policy desired.
+netlink::Tables kernel_with(std::initializer_list<std::reference_wrapper<const DesiredTunnel>> desired)
+{
+    netlink::Tables k;
+    for (const DesiredTunnel& d : desired) {
+        for (const auto& sa : d.sas)
+            k.sas.push_back(sa.entry.clone());
+        for (const auto& p : d.policies)
+            k.policies.push_back(p.entry);
+    }
+    return k;
+}
+
+void own(state::Ledger& ledger, const DesiredTunnel& d)
+{
+    auto& owned = ledger.at(d.name);
+    owned.reqid = d.reqid;
+    for (const auto& sa : d.sas)
+        owned.sas.insert(sa.entry.id.key());
+    for (const auto& p : d.policies)
+        owned.policies.insert(p.entry.id.key());
+    ledger.reindex();
+}
+
+struct World {
+    std::vector<DesiredTunnel> desired;
+    std::set<std::string> absent;
+    state::Ledger ledger;
+    netlink::Tables kernel;
+    state::KeyHistory history = *state::KeyHistory::load("/nonexistent-for-tests");
+
+    Plan plan() const { return make_plan({desired, absent, ledger, kernel, history}); }
+};
+
+int count(const TunnelPlan& t, Op op)
+{
+    return static_cast<int>(std::count_if(t.changes.begin(), t.changes.end(), [&](const Change& c) { return c.op == op; }));
+}
+
+} // namespace
+
+TEST_CASE("an empty kernel gets every SA, then every policy")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    Plan p = w.plan();
+    REQUIRE(p.tunnels.size() == 1);
+    const auto& tp = p.tunnels[0];
+    CHECK(count(tp, Op::add_sa) == 2);
+    CHECK(count(tp, Op::add_policy) == 3); // out, in, fwd
+    CHECK(tp.changes[0].op == Op::add_sa);
+    CHECK(tp.changes[1].op == Op::add_sa);
+    CHECK(tp.changes[2].op == Op::add_policy);
+    CHECK(tp.changes[0].aead);
+    CHECK_FALSE(tp.changes[0].key_fingerprint.empty());
+    CHECK(p.has_changes());
+    CHECK_FALSE(p.has_refusals());
+}
+
+TEST_CASE("a kernel that already matches gets nothing")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.kernel = kernel_with({w.desired[0]});
+    own(w.ledger, w.desired[0]);
+    Plan p = w.plan();
+    CHECK_FALSE(p.has_changes());
+    CHECK(p.tunnels[0].changes.empty());
+}
+
+TEST_CASE("a changed key replaces only that SA: the old one goes first, in the same phase")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.kernel = kernel_with({w.desired[0]});
+    own(w.ledger, w.desired[0]);
+    auto new_keys = keys_for(t, 1);
+    Secret other(36);
+    std::memset(other.data(), 9, 36);
+    new_keys.add(t.outbound.esp->path, std::move(other));
+    w.desired[0] = compile_tunnel(t, 77, &new_keys);
+    Plan p = w.plan();
+    const auto& tp = p.tunnels[0];
+    REQUIRE(tp.changes.size() == 2);
+    CHECK(tp.changes[0].op == Op::remove_sa);
+    CHECK(tp.changes[0].phase == 1);
+    CHECK(tp.changes[1].op == Op::add_sa);
+    CHECK(tp.changes[1].sa->id.spi == 0x1001);
+}
+
+TEST_CASE("a new SPI adds the new SA before the old one is removed (make before break)")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.kernel = kernel_with({w.desired[0]});
+    own(w.ledger, w.desired[0]);
+    t.outbound.esp->spi = 0x1005; // same key material, new SPI
+    w.desired[0] = compile_tunnel(t, 77, &keys);
+    Plan p = w.plan();
+    const auto& tp = p.tunnels[0];
+    REQUIRE(tp.changes.size() == 2);
+    CHECK(tp.changes.front().op == Op::add_sa);
+    CHECK(tp.changes.front().sa->id.spi == 0x1005);
+    CHECK(tp.changes.front().phase == 1);
+    CHECK(tp.changes.back().op == Op::remove_sa);
+    CHECK(tp.changes.back().phase == 2);
+    CHECK(tp.changes.back().sa->id.spi == 0x1001);
+}
+
+TEST_CASE("an entry someone else made blocks the tunnel that wants its place, and only that tunnel")
+{
+    auto a = tunnel("a", 0x1000), b = tunnel("b", 0x2000);
+    auto ka = keys_for(a, 1), kb = keys_for(b, 3);
+    World w;
+    w.desired.push_back(compile_tunnel(a, 77, &ka));
+    w.desired.push_back(compile_tunnel(b, 78, &kb));
+    w.kernel.sas.push_back(w.desired[0].sas[1].entry.clone()); // a foreign SA in a's place
+    Plan p = w.plan();
+    CHECK(p.tunnels[0].blocked());
+    CHECK(p.tunnels[0].refusals[0].find("did not install") != std::string::npos);
+    CHECK_FALSE(p.tunnels[1].blocked());
+    CHECK(count(p.tunnels[1], Op::add_sa) == 2);
+    CHECK(p.has_refusals());
+}
+
+TEST_CASE("foreign entries that nobody wants are never removed")
+{
+    World w;
+    auto t = tunnel("x", 0x3000);
+    auto keys = keys_for(t, 1);
+    auto foreign = compile_tunnel(t, 99, &keys);
+    w.kernel = kernel_with({foreign}); // not in the ledger
+    Plan p = w.plan();
+    CHECK(p.tunnels.empty());
+}
+
+TEST_CASE("a tunnel no longer defined has what it owns removed, SAs before policies")
+{
+    auto t = tunnel("gone", 0x4000);
+    auto keys = keys_for(t, 1);
+    World w;
+    auto d = compile_tunnel(t, 80, &keys);
+    w.kernel = kernel_with({d});
+    own(w.ledger, d);
+    Plan p = w.plan();
+    REQUIRE(p.tunnels.size() == 1);
+    const auto& tp = p.tunnels[0];
+    CHECK(tp.removal);
+    CHECK(count(tp, Op::remove_sa) == 2);
+    CHECK(count(tp, Op::remove_policy) == 3);
+    CHECK(tp.changes[0].op == Op::remove_sa);
+    CHECK(tp.changes.back().op == Op::remove_policy);
+    for (const auto& c : tp.changes)
+        CHECK(c.phase == 2);
+}
+
+TEST_CASE("an owned entry already gone from the kernel is only forgotten")
+{
+    auto t = tunnel("gone", 0x4000);
+    auto keys = keys_for(t, 1);
+    World w;
+    own(w.ledger, compile_tunnel(t, 80, &keys));
+    w.absent.insert("gone");
+    Plan p = w.plan();
+    REQUIRE(p.tunnels.size() == 1);
+    CHECK(p.tunnels[0].changes.empty());
+    CHECK(p.tunnels[0].stale.size() == 5);
+}
+
+TEST_CASE("a used AEAD key is left out with an error, and the tunnel's policies still go in")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    Plan first = w.plan();
+    w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
+    Plan p = w.plan();
+    const auto& tp = p.tunnels[0];
+    CHECK_FALSE(tp.blocked());
+    REQUIRE(tp.errors.size() == 1);
+    CHECK(tp.errors[0].find("roll the key") != std::string::npos);
+    CHECK(count(tp, Op::add_sa) == 1); // the inbound one, whose key is new
+    CHECK(count(tp, Op::add_policy) == 3);
+    CHECK(p.has_refusals());
+}
+
+TEST_CASE("a used non-AEAD key is installed with a warning")
+{
+    auto t = tunnel("a", 0x1000, "aes256-sha256");
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    Plan first = w.plan();
+    w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
+    Plan p = w.plan();
+    CHECK(p.tunnels[0].errors.empty());
+    CHECK(p.tunnels[0].warnings.size() == 1);
+    CHECK(count(p.tunnels[0], Op::add_sa) == 2);
+}
+
+TEST_CASE("a changed priority updates the policy in place and keeps what to undo")
+{
+    auto t = tunnel("a", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.kernel = kernel_with({w.desired[0]});
+    own(w.ledger, w.desired[0]);
+    t.priority = 42;
+    w.desired[0] = compile_tunnel(t, 77, &keys);
+    Plan p = w.plan();
+    const auto& tp = p.tunnels[0];
+    CHECK(count(tp, Op::update_policy) == 3);
+    CHECK(tp.changes.size() == 3);
+    CHECK(tp.changes[0].before->priority != 42);
+    CHECK(tp.changes[0].policy->priority == 42);
+}
+
+TEST_CASE("entries owned under an old name are adopted, not reinstalled")
+{
+    auto t = tunnel("old", 0x1000);
+    auto keys = keys_for(t, 1);
+    World w;
+    auto d = compile_tunnel(t, 77, &keys);
+    w.kernel = kernel_with({d});
+    own(w.ledger, d);
+    t.name = "new";
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    Plan p = w.plan();
+    REQUIRE(p.tunnels.size() == 2);
+    CHECK(p.tunnels[0].name == "new");
+    CHECK(p.tunnels[0].changes.empty());
+    CHECK(p.tunnels[0].adopted_sas.size() == 2);
+    CHECK(p.tunnels[0].adopted_policies.size() == 3);
+    CHECK(p.tunnels[1].name == "old");
+    CHECK(p.tunnels[1].changes.empty()); // nothing of it is removed: "new" wants it all
+}
+
+TEST_CASE("down removes only the named tunnel's entries")
+{
+    auto a = tunnel("a", 0x1000), b = tunnel("b", 0x2000);
+    auto ka = keys_for(a, 1), kb = keys_for(b, 3);
+    auto da = compile_tunnel(a, 77, &ka), db = compile_tunnel(b, 78, &kb);
+    state::Ledger ledger;
+    own(ledger, da);
+    own(ledger, db);
+    Plan p = plan_removal({"b"}, ledger, kernel_with({da, db}));
+    REQUIRE(p.tunnels.size() == 1);
+    CHECK(p.tunnels[0].changes.size() == 5);
+    for (const auto& c : p.tunnels[0].changes)
+        CHECK((c.is_sa() ? c.sa->id.spi == 0x2001 || c.sa->id.spi == 0x2002 : c.policy->templates[0].reqid == 78));
+}
+
+TEST_CASE("reqids are kept, scattered, and never one that the kernel already uses")
+{
+    state::Ledger ledger;
+    ledger.at("kept").reqid = 1234;
+    ledger.reindex();
+    netlink::Tables kernel;
+    auto first = assign_reqids({"kept", "fresh"}, ledger, kernel);
+    CHECK(first["kept"] == 1234);
+    CHECK(first["fresh"] >= 0x10000000u);
+    netlink::SaEntry taken;
+    taken.reqid = first["fresh"];
+    kernel.sas.push_back(std::move(taken));
+    auto second = assign_reqids({"fresh"}, ledger, kernel);
+    CHECK(second["fresh"] != first["fresh"]);
+    auto again = assign_reqids({"fresh"}, ledger, netlink::Tables{});
+    CHECK(again["fresh"] == first["fresh"]); // derived from the name: stable
+}
+
+TEST_CASE("automatic priorities put narrower selectors first")
+{
+    netlink::Selector wide, narrow, with_port;
+    wide.src = *Prefix::parse("10.0.0.0/8");
+    wide.dst = *Prefix::parse("10.2.0.0/16");
+    narrow.src = *Prefix::parse("10.1.0.0/24");
+    narrow.dst = *Prefix::parse("10.2.0.0/24");
+    with_port = narrow;
+    with_port.proto = IPPROTO_TCP;
+    with_port.dport = 179;
+    with_port.dport_mask = 0xffff;
+    CHECK(automatic_priority(narrow) < automatic_priority(wide));
+    CHECK(automatic_priority(with_port) < automatic_priority(narrow));
+    netlink::Selector host6;
+    host6.src = *Prefix::parse("2001:db8::1/128");
+    host6.dst = *Prefix::parse("2001:db8::2/128");
+    host6.proto = IPPROTO_TCP;
+    host6.sport_mask = host6.dport_mask = 0xffff;
+    CHECK(automatic_priority(host6) > 0);
+    CHECK(automatic_priority(host6) < automatic_priority(with_port));
+}
