@@ -2,6 +2,8 @@
 #include "context.hpp"
 
 #include <CLI/CLI.hpp>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include <iostream>
 
@@ -72,8 +74,18 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
 
 } // namespace
 
+// Key material passes through this process: no core file may keep it, and no
+// other process of the same user may read its memory.
+void protect_memory()
+{
+    rlimit none{0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+}
+
 int main(int argc, char** argv)
 {
+    protect_memory();
     CLI::App app{"xfrmctl: Linux IPsec from JSON tunnel definitions (see xfrmctl(8))", "xfrmctl"};
     GlobalOptions g;
     Commands c;

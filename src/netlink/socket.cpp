@@ -205,6 +205,29 @@ Status XfrmSocket::dump(const Request& request, const std::function<void()>& res
     return fail("the kernel's table kept changing while it was read; try again", EAGAIN);
 }
 
+DumpReader::State DumpReader::feed(std::span<const std::uint8_t> buffer)
+{
+    int left = static_cast<int>(buffer.size());
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+         nlh = mnl_nlmsg_next(nlh, &left)) {
+        if (nlh->nlmsg_seq != seq_)
+            continue;
+        if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
+            interrupted_ = true;
+        if (nlh->nlmsg_type == NLMSG_DONE)
+            return State::done;
+        if (nlh->nlmsg_type == NLMSG_ERROR) {
+            Ack ack = parse_ack(nlh);
+            if (ack.error && result_)
+                result_ = fail("reading the kernel's table: " + ack.describe(), ack.error);
+            return State::done;
+        }
+        if (result_ && !interrupted_)
+            result_ = visit_(nlh); // on a failure, keep reading to the end of the dump
+    }
+    return State::reading;
+}
+
 Status XfrmSocket::dump_once(const Request& request, const std::function<Status(const nlmsghdr*)>& visit,
                              bool& interrupted)
 {
@@ -212,28 +235,16 @@ Status XfrmSocket::dump_once(const Request& request, const std::function<Status(
     if (auto ok = send_chunk(std::span(&request, 1), seq); !ok)
         return ok;
     Secret buffer(kReceiveBufferSize);
-    Status result;
+    DumpReader reader(seq, visit);
     for (;;) {
         ssize_t n = mnl_socket_recvfrom(socket_.get(), buffer.data(), buffer.size());
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return fail(Error::from_errno("reading the kernel's table", errno));
-        int left = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
-             nlh = mnl_nlmsg_next(nlh, &left)) {
-            if (nlh->nlmsg_seq != seq)
-                continue;
-            if (nlh->nlmsg_flags & NLM_F_DUMP_INTR)
-                interrupted = true;
-            if (nlh->nlmsg_type == NLMSG_DONE)
-                return result;
-            if (nlh->nlmsg_type == NLMSG_ERROR) {
-                Ack ack = parse_ack(nlh);
-                return ack.error ? fail("reading the kernel's table: " + ack.describe(), ack.error) : result;
-            }
-            if (result && !interrupted)
-                result = visit(nlh); // on a failure, keep reading to the end of the dump
+        if (reader.feed(buffer.bytes().first(static_cast<std::size_t>(n))) == DumpReader::State::done) {
+            interrupted = reader.interrupted();
+            return reader.result();
         }
     }
 }

@@ -81,4 +81,26 @@ private:
 // Parses an NLMSG_ERROR message into an Ack.
 Ack parse_ack(const nlmsghdr* nlh);
 
+// Consumes the answers to one dump request, buffer by buffer. Once a message
+// carries NLM_F_DUMP_INTR (the table changed under the dump) nothing more is
+// visited, the rest is read to the end, and the dump must be run again.
+// (XFRM dumps do not set it today: xfrm_dump_sa() and xfrm_dump_policy()
+// leave cb->seq unset, and walk with a marker instead; the flag is honoured
+// all the same.)
+class DumpReader {
+public:
+    enum class State { reading, done };
+    DumpReader(std::uint32_t seq, const std::function<Status(const nlmsghdr*)>& visit) : seq_(seq), visit_(visit) {}
+
+    State feed(std::span<const std::uint8_t> buffer);
+    bool interrupted() const { return interrupted_; }
+    const Status& result() const { return result_; }
+
+private:
+    std::uint32_t seq_;
+    const std::function<Status(const nlmsghdr*)>& visit_;
+    bool interrupted_ = false;
+    Status result_;
+};
+
 } // namespace xfrmctl::netlink

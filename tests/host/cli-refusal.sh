@@ -1,0 +1,43 @@
+#!/bin/bash
+# xfrmctl against this machine's kernel (no ESP, no GCM), in a fresh network
+# namespace (run with unshare -n): the kernel's refusal comes back as one
+# clear message naming the definition, and nothing is left half-installed.
+set -euo pipefail
+: "${XFRMCTL:?}" "${XFRMCTL_REPO:?}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+pass() { echo "PASS: $*"; }
+cp -r "$XFRMCTL_REPO/policies/site-to-site" "$work/"
+chmod 600 "$work"/site-to-site/keys/*
+defs=$work/site-to-site/west.json
+
+check_refusal() { # REASON
+    set +e
+    "$XFRMCTL" -c "$defs" --state-dir "$work/state" apply > "$work/out" 2> "$work/err"
+    local rc=$?
+    set -e
+    [ "$rc" = 1 ] || fail "apply: exit $rc, expected 1"
+    [ "$(wc -l < "$work/err")" = 1 ] || fail "expected one message, got: $(cat "$work/err")"
+    grep -qF "$defs: /tunnels/west-east/keying/outbound: the kernel refused to add sa" "$work/err" ||
+        fail "message does not name the definition: $(cat "$work/err")"
+    grep -qF "(kernel: $1)" "$work/err" || fail "message lacks the kernel's reason '$1': $(cat "$work/err")"
+    grep -qF "tunnel west-east was left as it was" "$work/err" || fail "message does not say the tunnel is unchanged"
+    [ -z "$(ip xfrm state list)$(ip xfrm policy list)" ] || fail "entries left in the kernel: $(ip xfrm policy list)"
+    pass "refused with '$1', nothing left: $(cat "$work/err")"
+}
+
+check_refusal "Requested AEAD algorithm not found" # aes256gcm16: this kernel has no GCM
+sed -i 's/"aes256gcm16"/"aes256-sha256"/' "$defs"
+for k in "$work"/site-to-site/keys/*; do openssl rand -hex 64 > "$k"; done
+check_refusal "Requested type not found" # AES-CBC and HMAC exist, ESP does not
+
+# The policies of a tunnel are installed before its refusal is seen, then
+# undone: plan still shows all of them pending.
+set +e
+"$XFRMCTL" -c "$defs" --state-dir "$work/state" plan > "$work/out"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "plan after the refusal: exit $rc, expected 2"
+grep -q "Plan: 5 to add" "$work/out" || fail "plan: $(cat "$work/out")"
+pass "plan still shows the whole tunnel pending"
