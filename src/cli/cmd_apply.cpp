@@ -1,12 +1,6 @@
 #include "context.hpp"
-#include "render.hpp"
-#include "xfrmctl/engine/executor.hpp"
-#include "xfrmctl/engine/planning.hpp"
-#include "xfrmctl/state/store.hpp"
 
 namespace xfrmctl::cli {
-
-void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
 
 namespace {
 
@@ -25,24 +19,15 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
 {
     if (check)
         return run_plan(g, diff);
-    auto defs = engine::load(g.definitions);
-    if (!defs)
-        return report_error(g, defs.error());
-    auto store = state::Store::open_for_writing(g.state_dir);
-    if (!store)
-        return report_error(g, store.error());
-    auto kernel = netlink::Kernel::open();
-    if (!kernel)
-        return report_error(g, kernel.error());
-    auto tables = kernel->tables();
-    if (!tables)
-        return report_error(g, tables.error());
-    plan::Plan plan = engine::plan_apply(*defs, *tables, store->ledger, store->history);
+    auto prepared = prepare_apply(g, true);
+    if (!prepared)
+        return report_error(g, prepared.error());
+    const plan::Plan& plan = prepared->plan;
     if (idle(plan)) {
         print_outcome(g, plan, nullptr, diff);
         return plan.has_refusals() ? kError : kOk;
     }
-    auto report = engine::execute(plan, *kernel, *store);
+    auto report = engine::execute(plan, prepared->kernel.kernel, prepared->store);
     if (!report)
         return report_error(g, report.error());
     print_outcome(g, plan, &*report, diff);

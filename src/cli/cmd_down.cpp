@@ -1,12 +1,9 @@
 #include "context.hpp"
-#include "render.hpp"
 #include "xfrmctl/engine/executor.hpp"
 #include "xfrmctl/model/loader.hpp"
 #include "xfrmctl/state/store.hpp"
 
 namespace xfrmctl::cli {
-
-void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
 
 namespace {
 
@@ -42,14 +39,11 @@ int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool
     auto chosen = choose(g, store->ledger, names, all);
     if (!chosen)
         return report_error(g, chosen.error());
-    auto kernel = netlink::Kernel::open();
+    auto kernel = snapshot_kernel();
     if (!kernel)
         return report_error(g, kernel.error());
-    auto tables = kernel->tables();
-    if (!tables)
-        return report_error(g, tables.error());
-    plan::Plan plan = plan::plan_removal(*chosen, store->ledger, *tables);
-    auto report = engine::execute(plan, *kernel, *store);
+    plan::Plan plan = plan::plan_removal(*chosen, store->ledger, kernel->tables);
+    auto report = engine::execute(plan, kernel->kernel, *store);
     if (!report)
         return report_error(g, report.error());
     print_outcome(g, plan, &*report, false);

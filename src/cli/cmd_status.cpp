@@ -37,14 +37,12 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     auto store = state::Store::open_for_reading(g.state_dir);
     if (!store)
         return report_error(g, store.error());
-    auto kernel = netlink::Kernel::open();
+    auto kernel = snapshot_kernel();
     if (!kernel)
         return report_error(g, kernel.error());
-    auto tables = kernel->tables();
-    if (!tables)
-        return report_error(g, tables.error());
     auto seen = state::Observations::load(g.state_dir);
-    auto tunnels = engine::tunnel_status(*defs, store->ledger, *tables, seen, static_cast<std::uint64_t>(std::time(nullptr)));
+    auto tunnels = engine::tunnel_status(*defs, store->ledger, kernel->tables, seen,
+                                         static_cast<std::uint64_t>(std::time(nullptr)));
     if (std::filesystem::is_directory(g.state_dir))
         (void)seen.save(g.state_dir); // only a hint for next time
     if (auto ok = keep_only(tunnels, names); !ok)

@@ -2,6 +2,10 @@
 // one place where an error becomes a message.
 #pragma once
 
+#include "xfrmctl/engine/executor.hpp"
+#include "xfrmctl/engine/planning.hpp"
+#include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/state/store.hpp"
 #include "xfrmctl/util/result.hpp"
 
 #include <nlohmann/json.hpp>
@@ -24,6 +28,27 @@ struct GlobalOptions {
 // (plus `extra` fields) on stdout. Returns kError.
 int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra = nlohmann::json::object());
 void warn(const std::string& message);
+
+// The kernel, and its tables as they are now.
+struct KernelSnapshot {
+    netlink::Kernel kernel;
+    netlink::Tables tables;
+};
+Result<KernelSnapshot> snapshot_kernel();
+
+// Everything apply needs, and its plan: the definitions with their keys,
+// the state (locked when for_writing), and the kernel as it is.
+struct Prepared {
+    engine::Definitions definitions;
+    state::Store store;
+    KernelSnapshot kernel;
+    plan::Plan plan;
+};
+Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing);
+
+// Prints a plan (report == nullptr) or what apply did, as a table or JSON,
+// with its warnings and errors on stderr.
+void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
 
 int run_validate(const GlobalOptions& g);
 int run_plan(const GlobalOptions& g, bool diff);

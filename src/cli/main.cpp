@@ -9,24 +9,6 @@
 
 using namespace xfrmctl::cli;
 
-namespace xfrmctl::cli {
-
-int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra)
-{
-    std::cerr << "xfrmctl: " << e.message << "\n";
-    if (g.json) {
-        extra["error"] = e.message;
-        if (!extra.contains("changed"))
-            extra["changed"] = false;
-        std::cout << extra.dump(2) << "\n";
-    }
-    return kError;
-}
-
-void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << message << "\n"; }
-
-} // namespace xfrmctl::cli
-
 namespace {
 
 struct Commands {

@@ -73,6 +73,16 @@ struct World {
     Plan plan() const { return make_plan({desired, absent, ledger, kernel, history}); }
 };
 
+// A world in which the tunnel was applied: the kernel holds it, we own it.
+World applied(const model::Tunnel& t, const model::KeyRing& keys)
+{
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.kernel = kernel_with({w.desired[0]});
+    own(w.ledger, w.desired[0]);
+    return w;
+}
+
 int count(const TunnelPlan& t, Op op)
 {
     return static_cast<int>(std::count_if(t.changes.begin(), t.changes.end(), [&](const Change& c) { return c.op == op; }));
@@ -104,10 +114,7 @@ TEST_CASE("a kernel that already matches gets nothing")
 {
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
-    World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
-    w.kernel = kernel_with({w.desired[0]});
-    own(w.ledger, w.desired[0]);
+    World w = applied(t, keys);
     Plan p = w.plan();
     CHECK_FALSE(p.has_changes());
     CHECK(p.tunnels[0].changes.empty());
@@ -117,10 +124,7 @@ TEST_CASE("a changed key replaces only that SA: the old one goes first, in the s
 {
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
-    World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
-    w.kernel = kernel_with({w.desired[0]});
-    own(w.ledger, w.desired[0]);
+    World w = applied(t, keys);
     auto new_keys = keys_for(t, 1);
     Secret other(36);
     std::memset(other.data(), 9, 36);
@@ -139,10 +143,7 @@ TEST_CASE("a new SPI adds the new SA before the old one is removed (make before 
 {
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
-    World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
-    w.kernel = kernel_with({w.desired[0]});
-    own(w.ledger, w.desired[0]);
+    World w = applied(t, keys);
     t.outbound.esp->spi = 0x1005; // same key material, new SPI
     w.desired[0] = compile_tunnel(t, 77, &keys);
     Plan p = w.plan();
@@ -252,10 +253,7 @@ TEST_CASE("a changed priority updates the policy in place and keeps what to undo
 {
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
-    World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
-    w.kernel = kernel_with({w.desired[0]});
-    own(w.ledger, w.desired[0]);
+    World w = applied(t, keys);
     t.priority = 42;
     w.desired[0] = compile_tunnel(t, 77, &keys);
     Plan p = w.plan();

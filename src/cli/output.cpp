@@ -1,0 +1,62 @@
+// What the commands share: errors at the edge, the kernel snapshot, and the
+// printing of plans and their outcome.
+#include "context.hpp"
+#include "render.hpp"
+
+#include <iostream>
+
+namespace xfrmctl::cli {
+
+int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra)
+{
+    std::cerr << "xfrmctl: " << e.message << "\n";
+    if (g.json) {
+        extra["error"] = e.message;
+        if (!extra.contains("changed"))
+            extra["changed"] = false;
+        std::cout << extra.dump(2) << "\n";
+    }
+    return kError;
+}
+
+void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << message << "\n"; }
+
+Result<KernelSnapshot> snapshot_kernel()
+{
+    auto kernel = netlink::Kernel::open();
+    if (!kernel)
+        return fail(kernel.error());
+    auto tables = kernel->tables();
+    if (!tables)
+        return fail(tables.error());
+    return KernelSnapshot{std::move(*kernel), std::move(*tables)};
+}
+
+Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing)
+{
+    auto defs = engine::load(g.definitions);
+    if (!defs)
+        return fail(defs.error());
+    auto store = for_writing ? state::Store::open_for_writing(g.state_dir) : state::Store::open_for_reading(g.state_dir);
+    if (!store)
+        return fail(store.error());
+    auto kernel = snapshot_kernel();
+    if (!kernel)
+        return fail(kernel.error());
+    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, store->ledger, store->history);
+    return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(plan)};
+}
+
+void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff)
+{
+    if (g.json)
+        std::cout << plan_json(plan, report).dump(2) << "\n";
+    else
+        print_plan(std::cout, plan, report, diff);
+    for (const auto& w : plan_warnings(plan))
+        warn(w);
+    for (const auto& e : plan_errors(plan, report))
+        std::cerr << "xfrmctl: " << e << "\n";
+}
+
+} // namespace xfrmctl::cli
