@@ -34,6 +34,9 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     auto defs = model::load_definitions(g.definitions);
     if (!defs)
         return report_error(g, defs.error());
+    auto traits = check_kernel(g, *defs);
+    if (!traits)
+        return report_error(g, traits.error());
     auto store = state::Store::open_for_reading(g.state_dir);
     if (!store)
         return report_error(g, store.error());
@@ -41,7 +44,7 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     if (!kernel)
         return report_error(g, kernel.error());
     auto seen = state::Observations::load(g.state_dir);
-    auto tunnels = engine::tunnel_status(*defs, store->ledger, kernel->tables, seen,
+    auto tunnels = engine::tunnel_status(*defs, store->ledger, kernel->tables, *traits, seen,
                                          static_cast<std::uint64_t>(std::time(nullptr)));
     if (std::filesystem::is_directory(g.state_dir))
         (void)seen.save(g.state_dir); // only a hint for next time

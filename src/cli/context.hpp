@@ -22,6 +22,7 @@ struct GlobalOptions {
     std::filesystem::path state_dir = "/var/lib/xfrmctl";
     std::filesystem::path socket = "/run/xfrmctl/xfrmd.sock";
     bool json = false;
+    bool no_probe = false;
 };
 
 // Prints an error once: to stderr, and with --json also as {"error": ...}
@@ -35,6 +36,10 @@ struct KernelSnapshot {
     netlink::Tables tables;
 };
 Result<KernelSnapshot> snapshot_kernel();
+
+// What the kernel can carry, checked against what the definitions need (a
+// validation error otherwise); with --no-probe, assumed.
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs);
 
 // Everything apply needs, and its plan: the definitions with their keys,
 // the state (locked when for_writing), and the kernel as it is.
@@ -55,5 +60,6 @@ int run_plan(const GlobalOptions& g, bool diff);
 int run_apply(const GlobalOptions& g, bool check, bool diff);
 int run_status(const GlobalOptions& g, const std::vector<std::string>& names);
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all);
+int run_capabilities(const GlobalOptions& g);
 
 } // namespace xfrmctl::cli

@@ -23,6 +23,9 @@ void add_global_options(CLI::App& app, GlobalOptions& g)
     app.add_option("--state-dir", g.state_dir, "what the controller remembers")->capture_default_str();
     app.add_option("--socket", g.socket, "the daemon's control socket")->capture_default_str();
     app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
+    app.add_flag("--no-probe", g.no_probe,
+                 "do not ask the kernel what it supports (validate for another machine; the kernel's own refusals "
+                 "are still reported)");
 }
 
 void add_commands(CLI::App& app, Commands& c)
@@ -37,6 +40,7 @@ void add_commands(CLI::App& app, Commands& c)
     auto* down = app.add_subcommand("down", "remove the named tunnels' kernel entries");
     down->add_option("name", c.names, "tunnels to take down");
     down->add_flag("--all", c.all, "take every tunnel down");
+    app.add_subcommand("capabilities", "what the running kernel supports, found by asking it");
     for (auto* sub : app.get_subcommands({}))
         sub->fallthrough(); // global options may also follow the command
 }
@@ -51,6 +55,8 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
         return run_apply(g, c.check, c.diff);
     if (app.got_subcommand("status"))
         return run_status(g, c.names);
+    if (app.got_subcommand("capabilities"))
+        return run_capabilities(g);
     return run_down(g, c.names, c.all);
 }
 

@@ -2,6 +2,7 @@
 // printing of plans and their outcome.
 #include "context.hpp"
 #include "render.hpp"
+#include "xfrmctl/engine/capabilities.hpp"
 
 #include <iostream>
 
@@ -32,18 +33,33 @@ Result<KernelSnapshot> snapshot_kernel()
     return KernelSnapshot{std::move(*kernel), std::move(*tables)};
 }
 
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs)
+{
+    if (g.no_probe) // modern kernels: XFRM interfaces, SAs without a direction
+        return plan::KernelTraits{false, true, false, false};
+    auto caps = engine::probe_kernel(engine::needed_transforms(defs));
+    if (!caps)
+        return fail(caps.error());
+    if (auto ok = engine::check_support(defs, *caps); !ok)
+        return fail(ok.error());
+    return caps->traits;
+}
+
 Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing)
 {
     auto defs = engine::load(g.definitions);
     if (!defs)
         return fail(defs.error());
+    auto traits = check_kernel(g, defs->tunnels);
+    if (!traits)
+        return fail(traits.error());
     auto store = for_writing ? state::Store::open_for_writing(g.state_dir) : state::Store::open_for_reading(g.state_dir);
     if (!store)
         return fail(store.error());
     auto kernel = snapshot_kernel();
     if (!kernel)
         return fail(kernel.error());
-    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, store->ledger, store->history);
+    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, store->ledger, store->history, *traits);
     return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(plan)};
 }
 

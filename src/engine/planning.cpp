@@ -14,7 +14,7 @@ Result<Definitions> load(const std::filesystem::path& path)
 }
 
 plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const state::Ledger& ledger,
-                      const state::KeyHistory& history)
+                      const state::KeyHistory& history, const plan::KernelTraits& traits)
 {
     std::vector<std::string> names;
     std::set<std::string> absent;
@@ -24,7 +24,7 @@ plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, co
     std::vector<plan::DesiredTunnel> desired;
     for (const auto& t : defs.tunnels.tunnels)
         if (t.present)
-            desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), &defs.keys));
+            desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), &defs.keys, traits));
     return plan::make_plan({desired, absent, ledger, kernel, history});
 }
 

@@ -99,7 +99,8 @@ void check_policies(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup&
 } // namespace
 
 std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
-                                        const netlink::Tables& kernel, state::Observations& seen, std::uint64_t now)
+                                        const netlink::Tables& kernel, const plan::KernelTraits& traits,
+                                        state::Observations& seen, std::uint64_t now)
 {
     Lookup lookup = index(kernel);
     std::vector<TunnelStatus> result;
@@ -112,7 +113,7 @@ std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const st
         s.health = Health::up;
         const state::OwnedTunnel* owned = ledger.find(t.name);
         state::OwnedTunnel none;
-        plan::DesiredTunnel d = plan::compile_tunnel(t, owned ? owned->reqid : 0, nullptr);
+        plan::DesiredTunnel d = plan::compile_tunnel(t, owned ? owned->reqid : 0, nullptr, traits);
         if (!owned)
             demote(s, Health::down, "not applied");
         check_sas(s, d, lookup, owned ? *owned : none, seen, now);

@@ -10,8 +10,7 @@ namespace xfrmctl::model {
 namespace {
 
 // Fields that version 1 names but this build does not carry yet.
-constexpr std::array<std::string_view, 6> kNotYetSupported = {"esn", "lifetime", "encapsulation", "mark",
-                                                                       "interface", "health"};
+constexpr std::array<std::string_view, 1> kNotYetSupported = {"health"};
 
 Parsed<IpAddress> read_address(const Origin& o, const json& v, const std::string& at)
 {
@@ -125,10 +124,14 @@ Parsed<void> read_endpoints(const Origin& o, const json& j, Tunnel& t)
         if (auto ok = check_transport_subnets(o, t.remote, "/remote/subnets"); !ok)
             return ok;
     }
-    if (t.local.subnets.empty())
-        t.local.subnets.push_back(Prefix::host(t.local.address));
-    if (t.remote.subnets.empty())
-        t.remote.subnets.push_back(Prefix::host(t.remote.address));
+    // A route-based tunnel carries whatever is routed into its interface.
+    for (auto* e : {&t.local, &t.remote})
+        if (e->subnets.empty()) {
+            if (t.interface)
+                e->subnets = {*Prefix::parse("0.0.0.0/0"), *Prefix::parse("::/0")};
+            else
+                e->subnets.push_back(Prefix::host(e->address));
+        }
     return check_tunnel_pairs(o, t);
 }
 
@@ -175,6 +178,15 @@ Parsed<void> read_numbers(const Origin& o, const json& j, Tunnel& t)
     return {};
 }
 
+// A VTI marks the packets it carries with its key; a mark of the
+// definition's own would fight it.
+Parsed<void> check_mark_use(const Origin& o, const Tunnel& t)
+{
+    if (t.mark && t.interface && t.interface->kind == netlink::LinkKind::vti)
+        return o.fail("/mark", "a VTI marks its packets with its own key: leave \"mark\" out, or use \"kind\": \"xfrm\"");
+    return {};
+}
+
 Parsed<void> refuse_unsupported(const Origin& o, const json& j)
 {
     for (auto field : kNotYetSupported)
@@ -205,9 +217,10 @@ Parsed<Tunnel> read_tunnel(const std::string& name, const json& j, const Origin&
     if (!t.present) // an absent tunnel needs nothing else: its key files may be gone
         return t;
     auto ok = in_order([&] { return refuse_unsupported(o, j); }, [&] { return read_kind(o, j, t); },
-                       [&] { return read_endpoints(o, j, t); }, [&] { return read_traffic(o, j, t); },
-                       [&] { return read_proposal(o, j, t); }, [&] { return read_keying(o, j, t, base_dir); },
-                       [&] { return read_numbers(o, j, t); });
+                       [&] { return read_interface(o, j, t); }, [&] { return read_endpoints(o, j, t); },
+                       [&] { return read_traffic(o, j, t); }, [&] { return read_proposal(o, j, t); },
+                       [&] { return read_keying(o, j, t, base_dir); }, [&] { return read_numbers(o, j, t); },
+                       [&] { return read_options(o, j, t); }, [&] { return check_mark_use(o, t); });
     if (!ok)
         return std::unexpected(ok.error());
     return t;

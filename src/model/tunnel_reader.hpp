@@ -10,16 +10,20 @@
 namespace xfrmctl::model {
 
 // Every field a tunnel may have; "defaults" may hold any of them too.
-inline constexpr std::array<std::string_view, 16> kTunnelFields = {
-    "state",    "mode",     "protocol",      "local", "remote",    "traffic",  "proposal",
-    "keying",   "replay_window", "priority", "esn",   "lifetime",  "encapsulation", "mark",
-    "interface", "health"};
+inline constexpr std::array<std::string_view, 17> kTunnelFields = {
+    "state",  "mode",     "protocol",      "local",    "remote",   "traffic",       "proposal",
+    "keying", "replay_window", "priority", "esn",      "lifetime", "encapsulation", "mark",
+    "output_mark", "interface", "health"};
 
 // The parts of a tunnel read in keying_reader.cpp; each reads its field
 // from the tunnel object `j` and fills in `t`.
 Parsed<void> read_traffic(const Origin& o, const json& j, Tunnel& t);
 Parsed<void> read_proposal(const Origin& o, const json& j, Tunnel& t);
 Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::filesystem::path& base_dir);
+// In options_reader.cpp: esn, lifetime, mark, output_mark, encapsulation.
+Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t);
+// In interface_reader.cpp.
+Parsed<void> read_interface(const Origin& o, const json& j, Tunnel& t);
 
 Parsed<Tunnel> read_tunnel(const std::string& name, const json& merged, const Origin& origin,
                            const std::filesystem::path& base_dir);

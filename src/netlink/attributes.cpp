@@ -6,9 +6,9 @@ namespace {
 
 int store_attribute(const nlattr* attr, void* data)
 {
-    auto* table = static_cast<std::array<const nlattr*, XFRMA_MAX + 1>*>(data);
+    auto* table = static_cast<std::array<const nlattr*, kKnownAttributes + 1>*>(data);
     auto type = mnl_attr_get_type(attr);
-    if (type <= XFRMA_MAX) // newer kernels may send types we do not know
+    if (type <= kKnownAttributes) // newer kernels may send types we do not know
         (*table)[type] = attr;
     return MNL_CB_OK;
 }
@@ -24,7 +24,7 @@ Status AttributeTable::parse(const nlmsghdr* nlh, std::size_t header_size)
 
 const nlattr* AttributeTable::get(std::uint16_t type, std::size_t min_size) const
 {
-    const nlattr* a = type <= XFRMA_MAX ? table_[type] : nullptr;
+    const nlattr* a = type <= kKnownAttributes ? table_[type] : nullptr;
     if (a && mnl_attr_get_payload_len(a) < min_size)
         return nullptr;
     return a;

@@ -11,6 +11,10 @@
 
 namespace xfrmctl::netlink {
 
+// Attributes newer than the headers this builds against (linux-libc-dev 6.1).
+inline constexpr std::uint16_t kXfrmaSaDir = XFRMA_MTIMER_THRESH + 1; // u8, Linux 6.10
+inline constexpr std::uint16_t kKnownAttributes = 40;
+
 class AttributeTable {
 public:
     Status parse(const nlmsghdr* nlh, std::size_t header_size);
@@ -18,7 +22,7 @@ public:
     const nlattr* get(std::uint16_t type, std::size_t min_size = 0) const;
 
 private:
-    std::array<const nlattr*, XFRMA_MAX + 1> table_{};
+    std::array<const nlattr*, kKnownAttributes + 1> table_{};
 };
 
 } // namespace xfrmctl::netlink

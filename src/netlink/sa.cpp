@@ -51,8 +51,8 @@ bool same_optional(const std::optional<SaAlgorithm>& a, const std::optional<SaAl
 
 SaEntry SaEntry::clone() const
 {
-    SaEntry s{id, saddr, mode, reqid, flags, replay_window, clone_optional(aead), clone_optional(crypt),
-              clone_optional(auth), limits, encap, if_id, output_mark, counters};
+    SaEntry s{id,     saddr, mode,  reqid, flags,       replay_window, clone_optional(aead), clone_optional(crypt),
+              clone_optional(auth), limits, encap, if_id, output_mark, dir,           counters};
     return s;
 }
 
@@ -61,7 +61,7 @@ bool SaEntry::same_config(const SaEntry& o, bool compare_keys) const
     return id == o.id && saddr == o.saddr && mode == o.mode && reqid == o.reqid && flags == o.flags &&
            replay_window == o.replay_window && same_optional(aead, o.aead, compare_keys) &&
            same_optional(crypt, o.crypt, compare_keys) && same_optional(auth, o.auth, compare_keys) &&
-           limits == o.limits && encap == o.encap && if_id == o.if_id && output_mark == o.output_mark;
+           limits == o.limits && encap == o.encap && if_id == o.if_id && output_mark == o.output_mark && dir == o.dir;
 }
 
 std::string SaEntry::describe() const
@@ -165,6 +165,8 @@ Request build_sa(std::uint16_t msg_type, const SaEntry& sa)
         b.put(XFRMA_SET_MARK, sa.output_mark.value);
         b.put(XFRMA_SET_MARK_MASK, sa.output_mark.mask);
     }
+    if (sa.dir)
+        b.put(kXfrmaSaDir, sa.dir);
     return b.finish();
 }
 
@@ -281,6 +283,8 @@ void parse_options(const AttributeTable& tb, SaEntry& sa)
     if (const nlattr* a = tb.get(XFRMA_SET_MARK_MASK, sizeof(std::uint32_t)))
         sa.output_mark.mask = mnl_attr_get_u32(a);
     sa.id.mark = parse_mark(tb.get(XFRMA_MARK));
+    if (const nlattr* a = tb.get(kXfrmaSaDir, sizeof(std::uint8_t)))
+        sa.dir = mnl_attr_get_u8(a);
 }
 
 } // namespace

@@ -1,5 +1,6 @@
 #include "xfrmctl/plan/desired.hpp"
 
+#include <linux/udp.h>
 #include <netinet/in.h>
 
 namespace xfrmctl::plan {
@@ -24,7 +25,8 @@ netlink::SaAlgorithm kernel_algorithm(const model::KernelAlgorithm& alg, const S
     return a;
 }
 
-// Splits a key file's material as the proposal lays it out.
+} // namespace
+
 void set_algorithms(netlink::SaEntry& sa, const model::Proposal& p, const Secret* key)
 {
     switch (p.kind) {
@@ -41,6 +43,8 @@ void set_algorithms(netlink::SaEntry& sa, const model::Proposal& p, const Secret
     }
 }
 
+namespace {
+
 // In an AH+ESP bundle, ESP carries the tunnel and AH covers it in transport
 // mode (outer IP | AH | ESP | inner IP), as strongSwan's kernel backend does.
 Mode sa_mode(const model::Tunnel& t, model::Protocol proto)
@@ -48,9 +52,62 @@ Mode sa_mode(const model::Tunnel& t, model::Protocol proto)
     return (t.protocol == model::Protocol::ah_esp && proto == model::Protocol::ah) ? Mode::transport : t.mode;
 }
 
-DesiredSa make_sa(const model::Tunnel& t, const model::KeyRef& ref, model::Protocol proto, bool outbound,
-                  std::uint32_t reqid, const model::KeyRing* keys)
+// How a tunnel's SAs and policies are tied to its interface, if it has one:
+// by if_id to an XFRM interface, by the key as mark to a VTI.
+struct Binding {
+    netlink::Mark mark;
+    std::uint32_t if_id = 0;
+};
+
+Binding binding(const model::Tunnel& t, std::uint32_t reqid, const KernelTraits& traits)
 {
+    Binding b{t.mark.value_or(netlink::Mark{}), 0};
+    if (!t.interface)
+        return b;
+    std::uint32_t id = t.interface->id.value_or(reqid);
+    if (link_kind(t, traits) == netlink::LinkKind::xfrm)
+        b.if_id = id;
+    else
+        b.mark = netlink::Mark{id, 0xffffffff};
+    return b;
+}
+
+struct Context {
+    const model::Tunnel& t;
+    std::uint32_t reqid;
+    const model::KeyRing* keys;
+    const KernelTraits& traits;
+    Binding bind;
+};
+
+void set_replay(netlink::SaEntry& sa, const Context& c, bool outbound)
+{
+    if (c.t.esn)
+        sa.flags |= XFRM_STATE_ESN;
+    // An outbound SA has no use for a window, but before XFRMA_SA_DIR the
+    // kernel cannot tell it is outbound and wants one with ESN
+    // (xfrm_init_replay()); with it, it must be 0 (verify_newsa_info()).
+    bool window_out = c.t.esn && !c.traits.sa_dir;
+    sa.replay_window = outbound && !window_out ? 0 : c.t.replay_window;
+    if (c.traits.sa_dir)
+        sa.dir = outbound ? 2 : 1; // XFRM_SA_DIR_OUT, XFRM_SA_DIR_IN
+}
+
+void set_options(netlink::SaEntry& sa, const Context& c, bool outbound)
+{
+    sa.limits = c.t.limits;
+    sa.id.mark = c.bind.mark;
+    sa.if_id = c.bind.if_id;
+    if (outbound && c.t.output_mark)
+        sa.output_mark = *c.t.output_mark;
+    if (const auto& e = c.t.encapsulation) // ports as the packets carry them
+        sa.encap = netlink::Encapsulation{UDP_ENCAP_ESPINUDP, outbound ? e->local_port : e->remote_port,
+                                          outbound ? e->remote_port : e->local_port};
+}
+
+DesiredSa make_sa(const Context& c, const model::KeyRef& ref, model::Protocol proto, bool outbound)
+{
+    const model::Tunnel& t = c.t;
     const model::Proposal& p = *(proto == model::Protocol::esp ? t.esp_proposal : t.ah_proposal);
     DesiredSa d{{}, ref.path, ref.written_as, outbound, p.is_aead()};
     netlink::SaEntry& sa = d.entry;
@@ -59,11 +116,12 @@ DesiredSa make_sa(const model::Tunnel& t, const model::KeyRef& ref, model::Proto
     sa.id.spi = ref.spi;
     sa.id.proto = proto == model::Protocol::esp ? IPPROTO_ESP : IPPROTO_AH;
     sa.mode = sa_mode(t, proto);
-    sa.reqid = reqid;
+    sa.reqid = c.reqid;
     if (sa.mode == Mode::tunnel)
         sa.flags |= XFRM_STATE_AF_UNSPEC; // inner traffic of either family
-    sa.replay_window = outbound ? 0 : t.replay_window;
-    set_algorithms(sa, p, keys ? keys->find(ref.path) : nullptr);
+    set_replay(sa, c, outbound);
+    set_options(sa, c, outbound);
+    set_algorithms(sa, p, c.keys ? c.keys->find(ref.path) : nullptr);
     return d;
 }
 
@@ -109,13 +167,16 @@ netlink::Selector selector(const Prefix& src, const Prefix& dst, const model::Tu
     return s;
 }
 
-void add_policies(DesiredTunnel& d, const model::Tunnel& t, const Prefix& local, const Prefix& remote,
+void add_policies(DesiredTunnel& d, const Context& c, const Prefix& local, const Prefix& remote,
                   const std::string& origin)
 {
+    const model::Tunnel& t = c.t;
     auto add = [&](Direction dir, bool outbound) {
         netlink::PolicyEntry p;
         p.id.dir = dir;
         p.id.selector = outbound ? selector(local, remote, t, true) : selector(remote, local, t, false);
+        p.id.mark = c.bind.mark;
+        p.id.if_id = c.bind.if_id;
         p.priority = t.priority.value_or(automatic_priority(p.id.selector));
         p.templates = templates(t, outbound, d.reqid);
         d.policies.push_back({std::move(p), origin});
@@ -137,20 +198,61 @@ std::uint32_t automatic_priority(const netlink::Selector& s)
     return kPriorityBase - specificity;
 }
 
-DesiredTunnel compile_tunnel(const model::Tunnel& t, std::uint32_t reqid, const model::KeyRing* keys)
+namespace {
+
+DesiredInterface desired_interface(const Context& c)
 {
-    DesiredTunnel d{t.name, t.file, reqid, {}, {}};
+    const model::Tunnel& t = c.t;
+    const model::Interface& i = *t.interface;
+    DesiredInterface d;
+    d.link.name = i.name;
+    d.link.kind = link_kind(t, c.traits);
+    d.link.id = i.id.value_or(c.reqid);
+    d.link.mtu = i.mtu;
+    if (d.link.kind != netlink::LinkKind::xfrm) {
+        d.link.local = t.local.address;
+        d.link.remote = t.remote.address;
+    }
+    d.addresses = i.addresses;
+    d.routes = i.routes;
+    if (d.routes.empty()) // by default, the remote subnets the definition names
+        for (const auto& p : t.remote.subnets)
+            if (p.length > 0)
+                d.routes.push_back(p);
+    d.origin = t.path() + "/interface";
+    return d;
+}
+
+} // namespace
+
+netlink::LinkKind link_kind(const model::Tunnel& t, const KernelTraits& traits)
+{
+    auto kind = t.interface && t.interface->kind ? *t.interface->kind
+                : traits.xfrm_interfaces           ? netlink::LinkKind::xfrm
+                                                   : netlink::LinkKind::vti;
+    if (kind == netlink::LinkKind::vti && t.family() == AF_INET6)
+        kind = netlink::LinkKind::vti6;
+    return kind;
+}
+
+DesiredTunnel compile_tunnel(const model::Tunnel& t, std::uint32_t reqid, const model::KeyRing* keys,
+                             const KernelTraits& traits)
+{
+    Context c{t, reqid, keys, traits, binding(t, reqid, traits)};
+    DesiredTunnel d{t.name, t.file, reqid, {}, {}, {}};
     for (bool outbound : {true, false}) {
         const model::DirectionKeys& k = outbound ? t.outbound : t.inbound;
         if (k.esp)
-            d.sas.push_back(make_sa(t, *k.esp, model::Protocol::esp, outbound, reqid, keys));
+            d.sas.push_back(make_sa(c, *k.esp, model::Protocol::esp, outbound));
         if (k.ah)
-            d.sas.push_back(make_sa(t, *k.ah, model::Protocol::ah, outbound, reqid, keys));
+            d.sas.push_back(make_sa(c, *k.ah, model::Protocol::ah, outbound));
     }
     for (std::size_t l = 0; l < t.local.subnets.size(); ++l)
         for (const auto& remote : t.remote.subnets)
             if (t.local.subnets[l].address.family == remote.address.family)
-                add_policies(d, t, t.local.subnets[l], remote, t.path() + "/local/subnets/" + std::to_string(l));
+                add_policies(d, c, t.local.subnets[l], remote, t.path() + "/local/subnets/" + std::to_string(l));
+    if (t.interface)
+        d.interface = desired_interface(c);
     return d;
 }
 

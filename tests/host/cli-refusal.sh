@@ -1,7 +1,9 @@
 #!/bin/bash
 # xfrmctl against this machine's kernel (no ESP, no GCM), in a fresh network
-# namespace (run with unshare -n): the kernel's refusal comes back as one
-# clear message naming the definition, and nothing is left half-installed.
+# namespace (run with unshare -n): what the kernel lacks is found by probing
+# before anything is written; with --no-probe the kernel's own refusal comes
+# back as one clear message naming the definition, and nothing is left
+# half-installed.
 set -euo pipefail
 : "${XFRMCTL:?}" "${XFRMCTL_REPO:?}"
 work=$(mktemp -d)
@@ -12,9 +14,21 @@ cp -r "$XFRMCTL_REPO/policies/site-to-site" "$work/"
 chmod 600 "$work"/site-to-site/keys/*
 defs=$work/site-to-site/west.json
 
+check_probe() { # COMMAND PATH MESSAGE
+    set +e
+    "$XFRMCTL" -c "$defs" --state-dir "$work/state" $1 > "$work/out" 2> "$work/err"
+    local rc=$?
+    set -e
+    [ "$rc" = 1 ] || fail "$1: exit $rc, expected 1"
+    [ "$(wc -l < "$work/err")" = 1 ] || fail "$1: expected one message, got: $(cat "$work/err")"
+    grep -qF "$defs: $2: $3" "$work/err" || fail "$1: expected '$2: $3' in: $(cat "$work/err")"
+    [ -z "$(ip xfrm state list)$(ip xfrm policy list)" ] || fail "$1 wrote to the kernel"
+    pass "$1: $(cat "$work/err")"
+}
+
 check_refusal() { # REASON
     set +e
-    "$XFRMCTL" -c "$defs" --state-dir "$work/state" apply > "$work/out" 2> "$work/err"
+    "$XFRMCTL" -c "$defs" --state-dir "$work/state" --no-probe apply > "$work/out" 2> "$work/err"
     local rc=$?
     set -e
     [ "$rc" = 1 ] || fail "apply: exit $rc, expected 1"
@@ -27,15 +41,19 @@ check_refusal() { # REASON
     pass "refused with '$1', nothing left: $(cat "$work/err")"
 }
 
+for command in validate plan apply; do
+    check_probe $command /tunnels/west-east/proposal "aes256gcm16 needs the kernel's rfc4106(gcm(aes)); this kernel does not have it"
+done
 check_refusal "Requested AEAD algorithm not found" # aes256gcm16: this kernel has no GCM
 sed -i 's/"aes256gcm16"/"aes256-sha256"/' "$defs"
 for k in "$work"/site-to-site/keys/*; do openssl rand -hex 64 > "$k"; done
+check_probe apply /tunnels/west-east/protocol "ESP over IPv4 needs the kernel's esp4; this kernel does not have it"
 check_refusal "Requested type not found" # AES-CBC and HMAC exist, ESP does not
 
 # The policies of a tunnel are installed before its refusal is seen, then
 # undone: plan still shows all of them pending.
 set +e
-"$XFRMCTL" -c "$defs" --state-dir "$work/state" plan > "$work/out"
+"$XFRMCTL" -c "$defs" --state-dir "$work/state" --no-probe plan > "$work/out"
 rc=$?
 set -e
 [ "$rc" = 2 ] || fail "plan after the refusal: exit $rc, expected 2"

@@ -2,6 +2,7 @@
 #include "xfrmctl/plan/desired.hpp"
 
 #include <doctest/doctest.h>
+#include <linux/udp.h>
 #include <netinet/in.h>
 
 #include <cstring>
@@ -138,4 +139,85 @@ TEST_CASE("an explicit priority wins over the automatic one")
     t.priority = 10;
     auto d = plan::compile_tunnel(t, 5, nullptr);
     CHECK(d.policies[0].entry.priority == 10);
+}
+
+TEST_CASE("ESN: before XFRMA_SA_DIR both SAs need a window; with it the outbound one must have none")
+{
+    auto t = base(model::Protocol::esp, Mode::tunnel);
+    t.esn = true;
+    t.replay_window = 256;
+    auto old_kernel = plan::compile_tunnel(t, 5, nullptr, {});
+    CHECK((old_kernel.sas[0].entry.flags & XFRM_STATE_ESN) != 0);
+    CHECK(old_kernel.sas[0].entry.replay_window == 256);
+    CHECK(old_kernel.sas[0].entry.dir == 0);
+    plan::KernelTraits traits;
+    traits.sa_dir = true;
+    auto new_kernel = plan::compile_tunnel(t, 5, nullptr, traits);
+    CHECK(new_kernel.sas[0].entry.replay_window == 0);
+    CHECK(new_kernel.sas[0].entry.dir == 2);
+    CHECK(new_kernel.sas[1].entry.replay_window == 256);
+    CHECK(new_kernel.sas[1].entry.dir == 1);
+}
+
+TEST_CASE("ESP in UDP: each SA carries the ports as its packets do")
+{
+    auto t = base(model::Protocol::esp, Mode::tunnel);
+    t.encapsulation = model::Encapsulation{4500, 4501};
+    auto d = plan::compile_tunnel(t, 5, nullptr);
+    const auto& out = *d.sas[0].entry.encap;
+    const auto& in = *d.sas[1].entry.encap;
+    CHECK(out.type == UDP_ENCAP_ESPINUDP);
+    CHECK(out.sport == 4500);
+    CHECK(out.dport == 4501);
+    CHECK(in.sport == 4501);
+    CHECK(in.dport == 4500);
+}
+
+TEST_CASE("lifetimes go on both SAs; an output mark on the outbound one; a mark on everything")
+{
+    auto t = base(model::Protocol::esp, Mode::tunnel);
+    t.limits.soft_bytes = 1000;
+    t.limits.hard_bytes = 2000;
+    t.mark = netlink::Mark{7, 0xff};
+    t.output_mark = netlink::Mark{9, 0xffffffff};
+    auto d = plan::compile_tunnel(t, 5, nullptr);
+    for (const auto& sa : d.sas) {
+        CHECK(sa.entry.limits.hard_bytes == 2000);
+        CHECK(sa.entry.id.mark == netlink::Mark{7, 0xff});
+        CHECK(sa.entry.output_mark.is_set() == sa.outbound);
+    }
+    for (const auto& p : d.policies)
+        CHECK(p.entry.id.mark == netlink::Mark{7, 0xff});
+}
+
+TEST_CASE("an XFRM interface binds SAs and policies by if_id; a VTI by its key as mark")
+{
+    auto t = base(model::Protocol::esp, Mode::tunnel);
+    t.interface = model::Interface{"ipsec0", std::nullopt, 42, {*Prefix::parse("169.254.0.1/30")}, {}, 1400};
+    plan::KernelTraits xfrmi;
+    xfrmi.xfrm_interfaces = true;
+    auto x = plan::compile_tunnel(t, 5, nullptr, xfrmi);
+    REQUIRE(x.interface);
+    CHECK(x.interface->link.kind == netlink::LinkKind::xfrm);
+    CHECK(x.interface->link.id == 42);
+    CHECK(x.interface->link.local.family == 0); // an XFRM interface has no endpoints of its own
+    for (const auto& sa : x.sas) {
+        CHECK(sa.entry.if_id == 42);
+        CHECK_FALSE(sa.entry.id.mark.is_set());
+    }
+    CHECK(x.policies[0].entry.id.if_id == 42);
+    CHECK(x.interface->routes.size() == 2); // the remote subnets the definition names
+
+    plan::KernelTraits vti;
+    vti.vti = true;
+    t.interface->id.reset();
+    auto v = plan::compile_tunnel(t, 5, nullptr, vti);
+    CHECK(v.interface->link.kind == netlink::LinkKind::vti);
+    CHECK(v.interface->link.id == 5); // the reqid when no id is given
+    CHECK(v.interface->link.remote.str() == "192.0.2.2");
+    for (const auto& sa : v.sas) {
+        CHECK(sa.entry.if_id == 0);
+        CHECK(sa.entry.id.mark == netlink::Mark{5, 0xffffffff});
+    }
+    CHECK(v.policies[0].entry.id.mark == netlink::Mark{5, 0xffffffff});
 }

@@ -150,3 +150,16 @@ TEST_CASE("describing an SA never shows its key")
     CHECK(text.find("5a5a") == std::string::npos);
     CHECK(text.find("ZZZZ") == std::string::npos);
 }
+
+TEST_CASE("the SA's direction (XFRMA_SA_DIR) survives build and parse")
+{
+    SaEntry sa = tunnel_sa();
+    sa.dir = 2;
+    Request r = build_sa(XFRM_MSG_NEWSA, sa);
+    auto parsed = parse_sa(r.header());
+    REQUIRE(parsed);
+    CHECK(parsed->dir == 2);
+    CHECK(parsed->same_config(sa));
+    sa.dir = 0;
+    CHECK_FALSE(parsed->same_config(sa));
+}

@@ -17,6 +17,6 @@ Result<Definitions> load(const std::filesystem::path& path);
 
 // What apply would do, from the definitions, the kernel and what we own.
 plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const state::Ledger& ledger,
-                      const state::KeyHistory& history);
+                      const state::KeyHistory& history, const plan::KernelTraits& traits);
 
 } // namespace xfrmctl::engine

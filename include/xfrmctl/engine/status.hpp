@@ -3,6 +3,7 @@
 
 #include "xfrmctl/model/definition.hpp"
 #include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/plan/desired.hpp"
 #include "xfrmctl/state/ledger.hpp"
 #include "xfrmctl/state/observations.hpp"
 
@@ -36,7 +37,7 @@ struct TunnelStatus {
 };
 
 std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
-                                        const netlink::Tables& kernel, state::Observations& observations,
-                                        std::uint64_t now);
+                                        const netlink::Tables& kernel, const plan::KernelTraits& traits,
+                                        state::Observations& observations, std::uint64_t now);
 
 } // namespace xfrmctl::engine

@@ -4,6 +4,7 @@
 
 #include "xfrmctl/model/proposal.hpp"
 #include "xfrmctl/net/address.hpp"
+#include "xfrmctl/netlink/links.hpp"
 #include "xfrmctl/netlink/xfrm.hpp"
 
 #include <cstdint>
@@ -43,6 +44,23 @@ struct Traffic {
     std::uint16_t remote_port = 0;
 };
 
+// ESP in UDP (RFC 3948), for crossing NAT.
+struct Encapsulation {
+    std::uint16_t local_port = 4500;
+    std::uint16_t remote_port = 4500;
+};
+
+// A route-based tunnel: an XFRM interface (or VTI) that carries the
+// tunnel's traffic, with its own addresses and the routes into it.
+struct Interface {
+    std::string name;
+    std::optional<netlink::LinkKind> kind; // default: what the kernel has
+    std::optional<std::uint32_t> id;       // if_id or VTI key; default: the tunnel's reqid
+    std::vector<Prefix> addresses;         // host bits allowed: "169.254.0.1/30"
+    std::vector<Prefix> routes;
+    std::uint32_t mtu = 0;
+};
+
 struct Tunnel {
     std::string name;
     std::string file; // the definition file it came from
@@ -56,6 +74,12 @@ struct Tunnel {
     const Proposal* ah_proposal = nullptr;
     DirectionKeys outbound, inbound;
     std::uint32_t replay_window = 128;
+    bool esn = false;
+    netlink::Limits limits; // from "lifetime"
+    std::optional<netlink::Mark> mark;
+    std::optional<netlink::Mark> output_mark;
+    std::optional<Encapsulation> encapsulation;
+    std::optional<Interface> interface;
     std::optional<std::uint32_t> priority;
 
     std::string path() const { return "/tunnels/" + name; }

@@ -67,6 +67,9 @@ struct SaEntry {
     std::optional<Encapsulation> encap;
     std::uint32_t if_id = 0;
     Mark output_mark;
+    // XFRMA_SA_DIR (Linux 6.10): 1 inbound, 2 outbound, 0 unset. Older
+    // kernels ignore the attribute and never report it.
+    std::uint8_t dir = 0;
     SaCounters counters;
 
     std::uint16_t family() const { return id.daddr.family; }

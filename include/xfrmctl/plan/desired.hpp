@@ -12,6 +12,14 @@
 
 namespace xfrmctl::plan {
 
+// Facts about the running kernel that change what is sent to it (found by
+// engine::probe_kernel()).
+struct KernelTraits {
+    bool sa_dir = false; // SAs carry their direction (XFRMA_SA_DIR, Linux 6.10)
+    bool xfrm_interfaces = false;
+    bool vti = false, vti6 = false;
+};
+
 struct DesiredSa {
     netlink::SaEntry entry;
     std::string origin;   // JSON path of its {spi, key_file}
@@ -25,17 +33,35 @@ struct DesiredPolicy {
     std::string origin; // JSON path of the subnets that made it
 };
 
+// A route-based tunnel's interface, its addresses and the routes into it.
+struct DesiredInterface {
+    netlink::LinkSpec link;
+    std::vector<Prefix> addresses;
+    std::vector<Prefix> routes;
+    std::string origin;
+};
+
 struct DesiredTunnel {
     std::string name;
     std::string file;
     std::uint32_t reqid = 0;
     std::vector<DesiredSa> sas;
     std::vector<DesiredPolicy> policies;
+    std::optional<DesiredInterface> interface;
 };
 
 // With keys == nullptr the SAs carry no key material (for status, which
 // compares everything but keys).
-DesiredTunnel compile_tunnel(const model::Tunnel& tunnel, std::uint32_t reqid, const model::KeyRing* keys);
+DesiredTunnel compile_tunnel(const model::Tunnel& tunnel, std::uint32_t reqid, const model::KeyRing* keys,
+                             const KernelTraits& traits = {});
+
+// The interface kind a tunnel gets: its own choice, else an XFRM interface
+// where the kernel has them, else VTI.
+netlink::LinkKind link_kind(const model::Tunnel& tunnel, const KernelTraits& traits);
+
+// Puts the proposal's transforms on an SA, splitting the key file's
+// material as the proposal lays it out (no key when `key` is null).
+void set_algorithms(netlink::SaEntry& sa, const model::Proposal& proposal, const Secret* key);
 
 // The policy priority when the definition gives none: narrower selectors
 // first (a lower number wins), by prefix lengths, then protocol, then ports.

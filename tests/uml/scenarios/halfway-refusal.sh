@@ -3,6 +3,10 @@
 # it was, the other tunnels are applied, and the error names the tunnel and
 # carries the kernel's reason.
 #
+# Probing would find the missing algorithm before anything is written (that
+# is checked first); --no-probe stands for a kernel that changed between
+# the probe and the write.
+#
 # How: once the first tunnels are in (so GCM's modules are loaded), module
 # autoloading is switched off; ChaCha20-Poly1305's modules were never
 # loaded, so the kernel cannot build rfc7539esp(chacha20,poly1305). A tunnel
@@ -25,8 +29,12 @@ log "change: 'changing' becomes an AH+ESP(chacha20poly1305) bundle, and a new tu
 rm "$WORK/keys/changing."*
 pair changing transport ah+esp '{"ah": "sha256", "esp": "chacha20poly1305"}' 0xb200 4
 pair newcomer tunnel esp '"aes256gcm16"' 0xc000 6 yes
+expect_rc 1 "probing finds what is missing" xctl west apply
+expect_contains "$OUT" "/tunnels/changing/proposal/esp: chacha20poly1305 needs the kernel's rfc7539esp(chacha20,poly1305)" \
+    "and says what"
+expect_eq "$(ip -n west xfrm state list spi 0xc001)" "" "nothing was written"
 monitor_start west
-expect_rc 1 "apply refuses one tunnel" xctl west apply
+expect_rc 1 "apply refuses one tunnel" xctl west --no-probe apply
 events=$(monitor_stop west)
 expect_contains "$OUT" "/tunnels/changing/keying" "the error names the tunnel's definition"
 expect_contains "$OUT" "Requested AEAD algorithm not found" "with the kernel's own reason"

@@ -1,0 +1,55 @@
+#include "context.hpp"
+#include "xfrmctl/engine/capabilities.hpp"
+
+#include <fmt/format.h>
+
+#include <iostream>
+
+namespace xfrmctl::cli {
+
+namespace {
+
+nlohmann::json as_json(const engine::Capabilities& caps)
+{
+    nlohmann::json transforms = nlohmann::json::array();
+    for (const auto& r : caps.transforms)
+        transforms.push_back({{"proposal", r.probe.proposal->keyword},
+                              {"protocol", r.probe.protocol == model::Protocol::esp ? "esp" : "ah"},
+                              {"family", r.probe.family == AF_INET ? "ipv4" : "ipv6"},
+                              {"esn", r.probe.esn},
+                              {"supported", r.error == 0},
+                              {"reason", r.error ? r.reason : ""}});
+    const auto& t = caps.traits;
+    return {{"transforms", transforms},
+            {"sa_direction", t.sa_dir},
+            {"xfrm_interfaces", t.xfrm_interfaces},
+            {"vti", t.vti},
+            {"vti6", t.vti6}};
+}
+
+void print(const engine::Capabilities& caps)
+{
+    for (const auto& r : caps.transforms)
+        std::cout << fmt::format("{:<44} {}\n", r.probe.describe(), r.error ? "no: " + r.reason : "yes");
+    const auto& t = caps.traits;
+    auto yes = [](bool b) { return b ? "yes" : "no"; };
+    std::cout << fmt::format("{:<44} {}\n", "SA direction (XFRMA_SA_DIR)", yes(t.sa_dir))
+              << fmt::format("{:<44} {}\n", "XFRM interfaces", yes(t.xfrm_interfaces))
+              << fmt::format("{:<44} {}\n", "VTI (IPv4)", yes(t.vti)) << fmt::format("{:<44} {}\n", "VTI (IPv6)", yes(t.vti6));
+}
+
+} // namespace
+
+int run_capabilities(const GlobalOptions& g)
+{
+    auto caps = engine::probe_kernel(engine::every_transform());
+    if (!caps)
+        return report_error(g, caps.error());
+    if (g.json)
+        std::cout << as_json(*caps).dump(2) << "\n";
+    else
+        print(*caps);
+    return kOk;
+}
+
+} // namespace xfrmctl::cli

@@ -1,0 +1,143 @@
+#include "probe_child.hpp"
+
+#include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/plan/desired.hpp"
+
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sched.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace xfrmctl::engine {
+
+using nlohmann::json;
+
+namespace {
+
+// Addresses from the benchmarking and documentation ranges: the probe's
+// namespace is empty, so any pair would do.
+netlink::SaEntry probe_sa(const TransformProbe& p, std::uint32_t spi)
+{
+    bool v4 = p.family == AF_INET;
+    netlink::SaEntry sa;
+    sa.id.daddr = *IpAddress::parse(v4 ? "198.18.0.2" : "2001:db8:ff::2");
+    sa.saddr = *IpAddress::parse(v4 ? "198.18.0.1" : "2001:db8:ff::1");
+    sa.id.spi = spi;
+    sa.id.proto = p.protocol == model::Protocol::esp ? IPPROTO_ESP : IPPROTO_AH;
+    sa.mode = netlink::Mode::transport;
+    Secret key(p.proposal->key_file_bytes());
+    std::memset(key.data(), 0x5a, key.size());
+    plan::set_algorithms(sa, *p.proposal, &key);
+    if (p.esn) {
+        sa.flags |= XFRM_STATE_ESN;
+        sa.replay_window = 32;
+    }
+    return sa;
+}
+
+// An SA given a direction, read back: only kernels that know XFRMA_SA_DIR
+// (6.10 and later) report it; older ones ignore it.
+bool probe_sa_dir(netlink::Kernel& kernel, const TransformProbe& working)
+{
+    netlink::SaEntry sa = probe_sa(working, 0x7fff0000);
+    sa.dir = 1;
+    netlink::Request add = netlink::build_sa(XFRM_MSG_NEWSA, sa);
+    auto acks = kernel.execute(std::span(&add, 1));
+    if (!acks || !(*acks)[0].ok())
+        return false;
+    auto got = kernel.sa(sa.id);
+    return got && *got && (*got)->dir == 1;
+}
+
+bool probe_link(netlink::Links& links, netlink::LinkKind kind, const char* name)
+{
+    netlink::LinkSpec spec{name, kind, 1, {}, {}, 0};
+    if (kind == netlink::LinkKind::vti) {
+        spec.local = *IpAddress::parse("198.18.0.1");
+        spec.remote = *IpAddress::parse("198.18.0.2");
+    } else if (kind == netlink::LinkKind::vti6) {
+        spec.local = *IpAddress::parse("2001:db8:ff::1");
+        spec.remote = *IpAddress::parse("2001:db8:ff::2");
+    }
+    return links.create(spec).has_value();
+}
+
+json probe_transforms(netlink::Kernel& kernel, const std::vector<TransformProbe>& transforms, bool& sa_dir)
+{
+    std::vector<netlink::Request> requests;
+    for (std::size_t i = 0; i < transforms.size(); ++i)
+        requests.push_back(netlink::build_sa(XFRM_MSG_NEWSA, probe_sa(transforms[i], 0x1000 + static_cast<std::uint32_t>(i))));
+    json results = json::array();
+    auto acks = kernel.execute(requests);
+    for (std::size_t i = 0; i < transforms.size(); ++i) {
+        int error = acks ? (*acks)[i].error : EIO;
+        results.push_back({{"error", error}, {"reason", acks ? (*acks)[i].describe() : acks.error().message}});
+        if (!sa_dir && error == 0)
+            sa_dir = probe_sa_dir(kernel, transforms[i]);
+    }
+    return results;
+}
+
+void write_all(int fd, const std::string& text)
+{
+    std::size_t done = 0;
+    while (done < text.size()) {
+        ssize_t n = ::write(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return;
+        done += static_cast<std::size_t>(n);
+    }
+}
+
+} // namespace
+
+int run_probe_child(const std::vector<TransformProbe>& transforms, int out_fd)
+{
+    json report;
+    if (unshare(CLONE_NEWNET) != 0) {
+        report = {{"ok", false}, {"error", std::string("cannot create a network namespace to probe in: ") + std::strerror(errno)}};
+        write_all(out_fd, report.dump());
+        return 1;
+    }
+    auto kernel = netlink::Kernel::open();
+    auto links = netlink::Links::open();
+    if (!kernel || !links) {
+        report = {{"ok", false}, {"error", !kernel ? kernel.error().message : links.error().message}};
+        write_all(out_fd, report.dump());
+        return 1;
+    }
+    bool sa_dir = false;
+    report["transforms"] = probe_transforms(*kernel, transforms, sa_dir);
+    report["sa_dir"] = sa_dir;
+    report["xfrm"] = probe_link(*links, netlink::LinkKind::xfrm, "xfrmctlprobe0");
+    report["vti"] = probe_link(*links, netlink::LinkKind::vti, "xfrmctlprobe1");
+    report["vti6"] = probe_link(*links, netlink::LinkKind::vti6, "xfrmctlprobe2");
+    report["ok"] = true;
+    write_all(out_fd, report.dump());
+    return 0;
+}
+
+Result<Capabilities> parse_probe_report(const std::string& text, const std::vector<TransformProbe>& transforms)
+{
+    try {
+        json report = json::parse(text);
+        if (!report.at("ok").get<bool>())
+            return fail("cannot probe the kernel: " + report.at("error").get<std::string>() +
+                        " (run as root, or give --no-probe)");
+        Capabilities caps;
+        caps.traits = {report.at("sa_dir"), report.at("xfrm"), report.at("vti"), report.at("vti6")};
+        const json& results = report.at("transforms");
+        for (std::size_t i = 0; i < transforms.size(); ++i)
+            caps.transforms.push_back({transforms[i], results.at(i).at("error"), results.at(i).at("reason")});
+        return caps;
+    } catch (const json::exception& e) {
+        return fail(std::string("cannot probe the kernel: the probe's report is unreadable (") + e.what() + ")");
+    }
+}
+
+} // namespace xfrmctl::engine
