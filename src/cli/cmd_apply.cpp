@@ -8,7 +8,8 @@ namespace {
 bool idle(const plan::Plan& plan)
 {
     for (const auto& t : plan.tunnels)
-        if (!t.blocked() && (!t.changes.empty() || !t.stale.empty() || !t.adopted_sas.empty() || !t.adopted_policies.empty()))
+        if (!t.blocked() && (!t.changes.empty() || !t.stale.empty() || !t.adopted_sas.empty() ||
+                             !t.adopted_policies.empty() || !t.adopted_interface.empty()))
             return false;
     return true;
 }
@@ -27,7 +28,7 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
         print_outcome(g, plan, nullptr, diff);
         return plan.has_refusals() ? kError : kOk;
     }
-    auto report = engine::execute(plan, prepared->kernel.kernel, prepared->store);
+    auto report = engine::execute(plan, prepared->kernel.kernel, prepared->kernel.links, prepared->store);
     if (!report)
         return report_error(g, report.error());
     print_outcome(g, plan, &*report, diff);

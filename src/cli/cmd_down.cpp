@@ -1,5 +1,6 @@
 #include "context.hpp"
 #include "xfrmctl/engine/executor.hpp"
+#include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/model/loader.hpp"
 #include "xfrmctl/state/store.hpp"
 
@@ -42,8 +43,11 @@ int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool
     auto kernel = snapshot_kernel();
     if (!kernel)
         return report_error(g, kernel.error());
-    plan::Plan plan = plan::plan_removal(*chosen, store->ledger, kernel->tables);
-    auto report = engine::execute(plan, kernel->kernel, *store);
+    auto links = engine::read_links(kernel->links, model::Definitions{}, store->ledger);
+    if (!links)
+        return report_error(g, links.error());
+    plan::Plan plan = plan::plan_removal(*chosen, store->ledger, kernel->tables, *links);
+    auto report = engine::execute(plan, kernel->kernel, kernel->links, *store);
     if (!report)
         return report_error(g, report.error());
     print_outcome(g, plan, &*report, false);

@@ -1,5 +1,6 @@
 #include "context.hpp"
 #include "render.hpp"
+#include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/engine/status.hpp"
 #include "xfrmctl/model/loader.hpp"
 #include "xfrmctl/state/store.hpp"
@@ -43,8 +44,11 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     auto kernel = snapshot_kernel();
     if (!kernel)
         return report_error(g, kernel.error());
+    auto links = engine::read_links(kernel->links, *defs, store->ledger);
+    if (!links)
+        return report_error(g, links.error());
     auto seen = state::Observations::load(g.state_dir);
-    auto tunnels = engine::tunnel_status(*defs, store->ledger, kernel->tables, *traits, seen,
+    auto tunnels = engine::tunnel_status({*defs, store->ledger, kernel->tables, *links, *traits}, seen,
                                          static_cast<std::uint64_t>(std::time(nullptr)));
     if (std::filesystem::is_directory(g.state_dir))
         (void)seen.save(g.state_dir); // only a hint for next time

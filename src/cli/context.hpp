@@ -30,9 +30,10 @@ struct GlobalOptions {
 int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra = nlohmann::json::object());
 void warn(const std::string& message);
 
-// The kernel, and its tables as they are now.
+// The kernel, and its XFRM tables as they are now.
 struct KernelSnapshot {
     netlink::Kernel kernel;
+    netlink::Links links;
     netlink::Tables tables;
 };
 Result<KernelSnapshot> snapshot_kernel();
@@ -47,6 +48,7 @@ struct Prepared {
     engine::Definitions definitions;
     state::Store store;
     KernelSnapshot kernel;
+    plan::LinkSnapshot links;
     plan::Plan plan;
 };
 Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing);

@@ -27,10 +27,13 @@ Result<KernelSnapshot> snapshot_kernel()
     auto kernel = netlink::Kernel::open();
     if (!kernel)
         return fail(kernel.error());
+    auto links = netlink::Links::open();
+    if (!links)
+        return fail(links.error());
     auto tables = kernel->tables();
     if (!tables)
         return fail(tables.error());
-    return KernelSnapshot{std::move(*kernel), std::move(*tables)};
+    return KernelSnapshot{std::move(*kernel), std::move(*links), std::move(*tables)};
 }
 
 Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs)
@@ -59,8 +62,11 @@ Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing)
     auto kernel = snapshot_kernel();
     if (!kernel)
         return fail(kernel.error());
-    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, store->ledger, store->history, *traits);
-    return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(plan)};
+    auto links = engine::read_links(kernel->links, defs->tunnels, store->ledger);
+    if (!links)
+        return fail(links.error());
+    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, *links, store->ledger, store->history, *traits);
+    return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(*links), std::move(plan)};
 }
 
 void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff)

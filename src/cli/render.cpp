@@ -9,9 +9,18 @@ using plan::Op;
 
 namespace {
 
-const char* symbol(const Change& c)
+const char* symbol(const Change& c) { return c.is_add() ? "+" : c.is_remove() ? "-" : "~"; }
+
+const char* object_name(const Change& c)
 {
-    return c.op == Op::update_policy ? "~" : (c.op == Op::add_sa || c.op == Op::add_policy) ? "+" : "-";
+    switch (c.object()) {
+    case plan::Object::sa: return "sa";
+    case plan::Object::policy: return "policy";
+    case plan::Object::link: return "link";
+    case plan::Object::address: return "address";
+    case plan::Object::route: break;
+    }
+    return "route";
 }
 
 // A change is shown for a plan, or for an apply when it went in.
@@ -27,7 +36,7 @@ void print_change(std::ostream& out, const Change& c, bool diff)
         return;
     }
     out << "  " << symbol(c) << " " << c.describe();
-    if (c.op != Op::add_sa && c.op != Op::add_policy)
+    if (!c.is_add())
         out << "  (" << c.reason << ")";
     out << "\n";
 }
@@ -47,7 +56,7 @@ Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
                 continue;
             any = true;
             const Change& ch = tp.changes[c];
-            (ch.op == Op::update_policy ? n.update : (ch.op == Op::add_sa || ch.op == Op::add_policy) ? n.add : n.remove)++;
+            (ch.is_add() ? n.add : ch.is_remove() ? n.remove : n.update)++;
         }
         n.tunnels += any;
     }
@@ -83,15 +92,17 @@ nlohmann::json change_json(const plan::TunnelPlan& tp, const Change& c)
 {
     nlohmann::json j = {{"tunnel", tp.name},
                         {"action", c.action()},
-                        {"object", c.is_sa() ? "sa" : "policy"},
+                        {"object", object_name(c)},
                         {"entry", c.describe()},
                         {"reason", c.reason}};
     if (!c.origin.empty())
         j["origin"] = c.origin;
     if (c.is_sa())
         j["spi"] = fmt::format("0x{:08x}", c.sa->id.spi);
-    else
+    else if (c.object() == plan::Object::policy)
         j["direction"] = netlink::direction_name(c.policy->id.dir);
+    else
+        j["link"] = c.link ? c.link->name : c.link_name;
     if (c.op == Op::add_sa)
         j["key_file"] = c.key_file;
     if (c.before)

@@ -76,6 +76,7 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
                         {"protocol", model::protocol_name(s.definition->protocol)},
                         {"sas", sas},
                         {"policies", {{"wanted", s.policies_wanted}, {"present", s.policies_present}}},
+                        {"interface", s.interface.empty() ? nlohmann::json() : nlohmann::json(s.interface)},
                         {"bytes_in", s.bytes_in},
                         {"bytes_out", s.bytes_out},
                         {"packets_in", s.packets_in},

@@ -1,14 +1,18 @@
 #include "xfrmctl/engine/executor.hpp"
 
+#include "interface_ops.hpp"
+
 #include <fmt/format.h>
 #include <linux/xfrm.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <map>
 
 namespace xfrmctl::engine {
 
 using plan::Change;
+using plan::Object;
 using plan::Op;
 using plan::TunnelPlan;
 
@@ -33,9 +37,8 @@ netlink::Request build(const Change& c)
     case Op::remove_sa: return netlink::build_sa_delete(c.sa->id);
     case Op::add_policy: return netlink::build_policy(XFRM_MSG_NEWPOLICY, *c.policy);
     case Op::update_policy: return netlink::build_policy(XFRM_MSG_UPDPOLICY, *c.policy);
-    case Op::remove_policy: return netlink::build_policy_delete(c.policy->id);
+    default: return netlink::build_policy_delete(c.policy->id);
     }
-    return {};
 }
 
 std::string where(const TunnelPlan& t, const Change& c)
@@ -44,14 +47,23 @@ std::string where(const TunnelPlan& t, const Change& c)
     return c.origin.empty() ? place : place + ": " + c.origin;
 }
 
+std::set<std::string>& owned_set(state::OwnedTunnel& owned, const Change& c)
+{
+    switch (c.object()) {
+    case Object::sa: return owned.sas;
+    case Object::policy: return owned.policies;
+    default: return owned.interface;
+    }
+}
+
 struct Step {
     std::size_t tunnel, change;
 };
 
 class Executor {
 public:
-    Executor(const plan::Plan& plan, netlink::Kernel& kernel, state::Store& store)
-        : plan_(plan), kernel_(kernel), store_(store), recorded_(plan.tunnels.size())
+    Executor(const plan::Plan& plan, netlink::Kernel& kernel, netlink::Links& links, state::Store& store)
+        : plan_(plan), kernel_(kernel), links_(links), store_(store), recorded_(plan.tunnels.size())
     {
         for (const auto& t : plan.tunnels)
             report_.tunnels.push_back(TunnelOutcome{std::vector<bool>(t.changes.size(), false), {}});
@@ -61,12 +73,14 @@ public:
     {
         if (auto ok = write_ahead(); !ok)
             return fail(ok.error());
-        if (auto ok = run_phase(1); !ok)
+        if (auto ok = run_xfrm(1); !ok)
             return fail(ok.error());
+        run_interfaces(1);
         for (std::size_t t = 0; t < plan_.tunnels.size(); ++t)
             if (!report_.tunnels[t].error.empty())
                 roll_back(t);
-        if (auto ok = run_phase(2); !ok)
+        run_interfaces(2);
+        if (auto ok = run_xfrm(2); !ok)
             return fail(ok.error());
         record_outcome();
         if (auto ok = store_.save(); !ok)
@@ -76,153 +90,202 @@ public:
 
 private:
     bool active(std::size_t t) const { return !plan_.tunnels[t].blocked(); }
+    bool proceeding(std::size_t t) const { return active(t) && report_.tunnels[t].error.empty(); }
 
-    // Claims every entry about to be added, and every key about to be
-    // installed, before the kernel sees them.
-    Status write_ahead()
-    {
-        for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
-            const TunnelPlan& tp = plan_.tunnels[t];
-            if (!active(t) || tp.removal)
-                continue;
-            state::OwnedTunnel& owned = store_.ledger.at(tp.name);
-            owned.reqid = tp.reqid;
-            adopt(tp, owned);
-            for (const Change& c : tp.changes)
-                claim(t, c, owned);
-        }
-        store_.ledger.reindex();
-        return store_.save();
-    }
-
-    void adopt(const TunnelPlan& tp, state::OwnedTunnel& owned)
-    {
-        for (const auto& key : tp.adopted_sas) {
-            if (auto owner = store_.ledger.sa_owner(key))
-                store_.ledger.at(*owner).sas.erase(key);
-            owned.sas.insert(key);
-        }
-        for (const auto& key : tp.adopted_policies) {
-            if (auto owner = store_.ledger.policy_owner(key))
-                store_.ledger.at(*owner).policies.erase(key);
-            owned.policies.insert(key);
-        }
-    }
-
-    void claim(std::size_t t, const Change& c, state::OwnedTunnel& owned)
-    {
-        if (c.op == Op::add_sa) {
-            owned.sas.insert(c.identity());
-            if (!store_.history.contains(c.key_fingerprint)) {
-                store_.history.record(c.key_fingerprint, fmt::format("{} spi 0x{:08x}", plan_.tunnels[t].name, c.sa->id.spi));
-                recorded_[t].push_back(c.key_fingerprint);
-            }
-        } else if (c.op == Op::add_policy) {
-            owned.policies.insert(c.identity());
-        }
-    }
-
-    Status run_phase(int phase)
-    {
-        std::vector<Step> steps;
-        std::vector<netlink::Request> requests;
-        for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
-            if (!active(t) || !report_.tunnels[t].error.empty())
-                continue;
-            const auto& changes = plan_.tunnels[t].changes;
-            for (std::size_t c = 0; c < changes.size(); ++c)
-                if (changes[c].phase == phase) {
-                    steps.push_back({t, c});
-                    requests.push_back(build(changes[c]));
-                }
-        }
-        if (requests.empty())
-            return {};
-        auto acks = kernel_.execute(requests);
-        if (!acks)
-            return fail(acks.error());
-        for (std::size_t i = 0; i < steps.size(); ++i)
-            settle(steps[i], (*acks)[i]);
-        return {};
-    }
-
-    void settle(const Step& s, const netlink::Ack& ack)
-    {
-        const TunnelPlan& tp = plan_.tunnels[s.tunnel];
-        const Change& c = tp.changes[s.change];
-        bool already_gone = (c.op == Op::remove_sa || c.op == Op::remove_policy) &&
-                            (ack.error == ENOENT || ack.error == ESRCH);
-        bool ok = ack.ok() || already_gone || (!ack.answered && took_effect(c));
-        report_.tunnels[s.tunnel].done[s.change] = ok;
-        if (!ok && c.op == Op::add_sa) // never installed: its key is still unused
-            forget_if_recorded(s.tunnel, c.key_fingerprint);
-        std::string& error = report_.tunnels[s.tunnel].error;
-        if (!ok && error.empty())
-            error = fmt::format("{}: the kernel refused to {} {}: {}", where(tp, c), c.action(), c.describe(),
-                                ack.describe());
-    }
-
-    // The ACK was lost (a full receive buffer): ask the kernel instead.
-    bool took_effect(const Change& c)
-    {
-        if (c.is_sa()) {
-            auto sa = kernel_.sa(c.sa->id);
-            return sa && (c.op == Op::add_sa ? sa->has_value() : !sa->has_value());
-        }
-        auto p = kernel_.policy(c.policy->id);
-        if (!p)
-            return false;
-        return c.op == Op::remove_policy ? !p->has_value() : p->has_value() && (*p)->same_config(*c.policy);
-    }
-
-    // Only what this run recorded: a key installed by an earlier run stays used.
-    void forget_if_recorded(std::size_t t, const std::string& fingerprint)
-    {
-        auto& mine = recorded_[t];
-        if (std::find(mine.begin(), mine.end(), fingerprint) != mine.end())
-            store_.history.forget(fingerprint);
-    }
-
+    Status write_ahead();
+    void claim(std::size_t t, const Change& c, state::OwnedTunnel& owned);
+    void adopt(const TunnelPlan& tp, state::OwnedTunnel& owned);
+    Status run_xfrm(int phase);
+    void run_interfaces(int phase);
+    void settle(const Step& s, const netlink::Ack& ack);
+    bool took_effect(const Change& c);
+    void fail_tunnel(std::size_t t, const Change& c, const std::string& why);
     void roll_back(std::size_t t);
+    bool undo_xfrm(std::size_t t, std::vector<std::size_t> changes);
     netlink::Request undo_request(std::size_t t, const Change& c);
+    void forget_if_recorded(std::size_t t, const std::string& fingerprint);
     void record_outcome();
 
     const plan::Plan& plan_;
     netlink::Kernel& kernel_;
+    netlink::Links& links_;
     state::Store& store_;
     std::vector<std::vector<std::string>> recorded_; // key fingerprints first recorded in this run
     ApplyReport report_;
 };
 
-// Undoes, newest first, what went in of a tunnel whose first phase failed.
+// Claims every entry about to be added, and every key about to be
+// installed, before the kernel sees them: a crash after the write never
+// leaves an owned entry unrecorded, nor a used key forgotten.
+Status Executor::write_ahead()
+{
+    for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
+        const TunnelPlan& tp = plan_.tunnels[t];
+        if (!active(t) || tp.removal)
+            continue;
+        state::OwnedTunnel& owned = store_.ledger.at(tp.name);
+        owned.reqid = tp.reqid;
+        adopt(tp, owned);
+        for (const Change& c : tp.changes)
+            claim(t, c, owned);
+    }
+    store_.ledger.reindex();
+    return store_.save();
+}
+
+void Executor::adopt(const TunnelPlan& tp, state::OwnedTunnel& owned)
+{
+    auto move = [&](const std::set<std::string>& keys, auto owner_of, std::set<std::string> state::OwnedTunnel::*set) {
+        for (const auto& key : keys) {
+            if (auto owner = (store_.ledger.*owner_of)(key))
+                (store_.ledger.at(*owner).*set).erase(key);
+            (owned.*set).insert(key);
+        }
+    };
+    move(tp.adopted_sas, &state::Ledger::sa_owner, &state::OwnedTunnel::sas);
+    move(tp.adopted_policies, &state::Ledger::policy_owner, &state::OwnedTunnel::policies);
+    move(tp.adopted_interface, &state::Ledger::interface_owner, &state::OwnedTunnel::interface);
+}
+
+void Executor::claim(std::size_t t, const Change& c, state::OwnedTunnel& owned)
+{
+    if (!c.is_add())
+        return;
+    owned_set(owned, c).insert(c.identity());
+    if (c.op == Op::add_sa && !store_.history.contains(c.key_fingerprint)) {
+        store_.history.record(c.key_fingerprint, fmt::format("{} spi 0x{:08x}", plan_.tunnels[t].name, c.sa->id.spi));
+        recorded_[t].push_back(c.key_fingerprint);
+    }
+}
+
+// One batch for every tunnel's SA and policy changes of this phase.
+Status Executor::run_xfrm(int phase)
+{
+    std::vector<Step> steps;
+    std::vector<netlink::Request> requests;
+    for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
+        if (!proceeding(t))
+            continue;
+        const auto& changes = plan_.tunnels[t].changes;
+        for (std::size_t c = 0; c < changes.size(); ++c)
+            if (changes[c].phase == phase && changes[c].is_xfrm()) {
+                steps.push_back({t, c});
+                requests.push_back(build(changes[c]));
+            }
+    }
+    if (requests.empty())
+        return {};
+    auto acks = kernel_.execute(requests);
+    if (!acks)
+        return fail(acks.error());
+    for (std::size_t i = 0; i < steps.size(); ++i)
+        settle(steps[i], (*acks)[i]);
+    return {};
+}
+
+// Links, addresses and routes, one at a time; a tunnel stops at its first failure.
+void Executor::run_interfaces(int phase)
+{
+    for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
+        const auto& changes = plan_.tunnels[t].changes;
+        for (std::size_t c = 0; c < changes.size() && proceeding(t); ++c) {
+            if (changes[c].phase != phase || changes[c].is_xfrm())
+                continue;
+            auto ok = apply_interface_change(links_, changes[c]);
+            report_.tunnels[t].done[c] = ok.has_value();
+            if (!ok)
+                fail_tunnel(t, changes[c], ok.error().message);
+        }
+    }
+}
+
+void Executor::fail_tunnel(std::size_t t, const Change& c, const std::string& why)
+{
+    std::string& error = report_.tunnels[t].error;
+    if (error.empty())
+        error = fmt::format("{}: the kernel refused to {} {}: {}", where(plan_.tunnels[t], c), c.action(), c.describe(), why);
+}
+
+void Executor::settle(const Step& s, const netlink::Ack& ack)
+{
+    const Change& c = plan_.tunnels[s.tunnel].changes[s.change];
+    bool already_gone = c.is_remove() && (ack.error == ENOENT || ack.error == ESRCH);
+    bool ok = ack.ok() || already_gone || (!ack.answered && took_effect(c));
+    report_.tunnels[s.tunnel].done[s.change] = ok;
+    if (!ok && c.op == Op::add_sa) // never installed: its key is still unused
+        forget_if_recorded(s.tunnel, c.key_fingerprint);
+    if (!ok)
+        fail_tunnel(s.tunnel, c, ack.describe());
+}
+
+// The ACK was lost (a full receive buffer): ask the kernel instead.
+bool Executor::took_effect(const Change& c)
+{
+    if (c.is_sa()) {
+        auto sa = kernel_.sa(c.sa->id);
+        return sa && (c.is_add() ? sa->has_value() : !sa->has_value());
+    }
+    auto p = kernel_.policy(c.policy->id);
+    if (!p)
+        return false;
+    return c.is_remove() ? !p->has_value() : p->has_value() && (*p)->same_config(*c.policy);
+}
+
+// Only what this run recorded: a key installed by an earlier run stays used.
+void Executor::forget_if_recorded(std::size_t t, const std::string& fingerprint)
+{
+    auto& mine = recorded_[t];
+    if (std::find(mine.begin(), mine.end(), fingerprint) != mine.end())
+        store_.history.forget(fingerprint);
+}
+
+// Undoes, newest first, what went in of a tunnel whose first phase failed:
+// its interface changes, then its SAs and policies.
 void Executor::roll_back(std::size_t t)
 {
     const TunnelPlan& tp = plan_.tunnels[t];
     TunnelOutcome& outcome = report_.tunnels[t];
-    std::vector<netlink::Request> undo;
-    std::vector<std::size_t> undone;
-    bool impossible = false;
+    bool clean = true, impossible = false;
+    std::vector<std::size_t> xfrm;
     for (std::size_t c = tp.changes.size(); c-- > 0;) {
-        if (!outcome.done[c] || tp.changes[c].phase != 1)
+        const Change& change = tp.changes[c];
+        if (!outcome.done[c] || change.phase != 1)
             continue;
-        if (tp.changes[c].op == Op::remove_sa) { // never re-installed: its key has been used
-            impossible = true;
-            continue;
+        if (change.is_xfrm()) {
+            impossible |= change.op == Op::remove_sa; // never re-installed: its key has been used
+            if (change.op != Op::remove_sa)
+                xfrm.push_back(c);
+        } else if (auto undo = undo_interface_change(change)) {
+            bool ok = apply_interface_change(links_, *undo).has_value();
+            outcome.done[c] = !ok;
+            clean &= ok;
         }
-        undo.push_back(undo_request(t, tp.changes[c]));
-        undone.push_back(c);
     }
-    auto acks = kernel_.execute(undo);
-    for (std::size_t i = 0; i < undone.size(); ++i)
-        if (acks && (*acks)[i].ok())
-            outcome.done[undone[i]] = false;
-    if (!acks || std::any_of(acks->begin(), acks->end(), [](const auto& a) { return !a.ok(); }))
+    clean &= undo_xfrm(t, xfrm);
+    if (!clean)
         outcome.error += "; undoing it failed too, so the tunnel is half-changed: run apply again";
     else if (impossible)
         outcome.error += "; its old SA was already replaced, so the tunnel is down (its traffic is dropped) until "
                          "this is fixed";
     else
         outcome.error += "; tunnel " + tp.name + " was left as it was";
+}
+
+bool Executor::undo_xfrm(std::size_t t, std::vector<std::size_t> changes)
+{
+    const TunnelPlan& tp = plan_.tunnels[t];
+    std::vector<netlink::Request> undo;
+    for (std::size_t c : changes)
+        undo.push_back(undo_request(t, tp.changes[c]));
+    if (undo.empty())
+        return true;
+    auto acks = kernel_.execute(undo);
+    bool clean = acks.has_value();
+    for (std::size_t i = 0; i < changes.size() && acks; ++i) {
+        report_.tunnels[t].done[changes[i]] = !(*acks)[i].ok();
+        clean &= (*acks)[i].ok();
+    }
+    return clean;
 }
 
 netlink::Request Executor::undo_request(std::size_t t, const Change& c)
@@ -232,17 +295,29 @@ netlink::Request Executor::undo_request(std::size_t t, const Change& c)
         // An SA that never carried a packet has not used its key: it may be
         // installed again, so its fingerprint is forgotten.
         auto now = kernel_.sa(c.sa->id);
-        bool unused = now && *now && (*now)->counters.packets == 0 && (*now)->counters.oseq == 0;
-        if (unused)
+        if (now && *now && (*now)->counters.packets == 0 && (*now)->counters.oseq == 0)
             forget_if_recorded(t, c.key_fingerprint);
         return netlink::build_sa_delete(c.sa->id);
     }
     case Op::add_policy: return netlink::build_policy_delete(c.policy->id);
     case Op::update_policy: return netlink::build_policy(XFRM_MSG_UPDPOLICY, *c.before);
-    case Op::remove_policy: return netlink::build_policy(XFRM_MSG_NEWPOLICY, *c.policy);
-    case Op::remove_sa: break; // see roll_back()
+    default: return netlink::build_policy(XFRM_MSG_NEWPOLICY, *c.policy);
     }
-    return {};
+}
+
+// Whether each entry a tunnel's changes touched is in the kernel now,
+// following the changes in order (a replacement removes, then adds, the
+// same identity; a rolled-back change counts as not done).
+std::map<std::string, std::pair<bool, const Change*>> final_presence(const TunnelPlan& tp, const TunnelOutcome& outcome)
+{
+    std::map<std::string, std::pair<bool, const Change*>> present;
+    for (std::size_t c = 0; c < tp.changes.size(); ++c) {
+        const Change& change = tp.changes[c];
+        auto [it, first] = present.try_emplace(change.identity(), !change.is_add(), &change);
+        if (outcome.done[c])
+            it->second.first = !change.is_remove();
+    }
+    return present;
 }
 
 void Executor::record_outcome()
@@ -252,17 +327,17 @@ void Executor::record_outcome()
         if (!active(t) || !store_.ledger.find(tp.name))
             continue;
         state::OwnedTunnel& owned = store_.ledger.at(tp.name);
-        for (std::size_t c = 0; c < tp.changes.size(); ++c) {
-            const Change& change = tp.changes[c];
-            bool is_add = change.op == Op::add_sa || change.op == Op::add_policy;
-            bool is_remove = change.op == Op::remove_sa || change.op == Op::remove_policy;
-            bool gone = (is_add && !report_.tunnels[t].done[c]) || (is_remove && report_.tunnels[t].done[c]);
-            if (gone)
-                (change.is_sa() ? owned.sas : owned.policies).erase(change.identity());
+        for (const auto& [key, state] : final_presence(tp, report_.tunnels[t])) {
+            auto& set = owned_set(owned, *state.second);
+            if (state.first)
+                set.insert(key);
+            else
+                set.erase(key);
         }
         for (const auto& key : tp.stale) {
             owned.sas.erase(key);
             owned.policies.erase(key);
+            owned.interface.erase(key);
         }
         if (owned.empty() && tp.removal)
             store_.ledger.erase(tp.name);
@@ -272,9 +347,9 @@ void Executor::record_outcome()
 
 } // namespace
 
-Result<ApplyReport> execute(const plan::Plan& plan, netlink::Kernel& kernel, state::Store& store)
+Result<ApplyReport> execute(const plan::Plan& plan, netlink::Kernel& kernel, netlink::Links& links, state::Store& store)
 {
-    return Executor(plan, kernel, store).run();
+    return Executor(plan, kernel, links, store).run();
 }
 
 } // namespace xfrmctl::engine

@@ -13,8 +13,51 @@ Result<Definitions> load(const std::filesystem::path& path)
     return Definitions{std::move(*tunnels), std::move(*keys)};
 }
 
-plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const state::Ledger& ledger,
-                      const state::KeyHistory& history, const plan::KernelTraits& traits)
+namespace {
+
+std::set<std::string> link_names(const model::Definitions& defs, const state::Ledger& ledger)
+{
+    std::set<std::string> names;
+    for (const auto& t : defs.tunnels)
+        if (t.present && t.interface)
+            names.insert(t.interface->name);
+    for (const auto& [tunnel, owned] : ledger.tunnels())
+        for (const auto& key : owned.interface)
+            if (key.starts_with("link "))
+                names.insert(key.substr(5));
+    return names;
+}
+
+} // namespace
+
+Result<plan::LinkSnapshot> read_links(netlink::Links& links, const model::Definitions& defs, const state::Ledger& ledger)
+{
+    plan::LinkSnapshot snap;
+    std::map<int, std::string> names_by_index;
+    for (const auto& name : link_names(defs, ledger)) {
+        auto state = links.find(name);
+        if (!state)
+            return fail(state.error());
+        if (!*state)
+            continue;
+        auto addresses = links.addresses((*state)->index);
+        if (!addresses)
+            return fail(addresses.error());
+        snap.addresses[name] = std::move(*addresses);
+        names_by_index[(*state)->index] = name;
+        snap.links[name] = **state;
+    }
+    auto routes = links.routes();
+    if (!routes)
+        return fail(routes.error());
+    for (const auto& r : *routes)
+        if (auto it = names_by_index.find(r.ifindex); it != names_by_index.end())
+            snap.routes.insert(plan::route_key(it->second, r.destination));
+    return snap;
+}
+
+plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const plan::LinkSnapshot& links,
+                      const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits)
 {
     std::vector<std::string> names;
     std::set<std::string> absent;
@@ -25,7 +68,7 @@ plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, co
     for (const auto& t : defs.tunnels.tunnels)
         if (t.present)
             desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), &defs.keys, traits));
-    return plan::make_plan({desired, absent, ledger, kernel, history});
+    return plan::make_plan({desired, absent, ledger, kernel, history, links});
 }
 
 } // namespace xfrmctl::engine

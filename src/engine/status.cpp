@@ -96,13 +96,32 @@ void check_policies(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup&
     }
 }
 
+void check_interface(TunnelStatus& s, const plan::DesiredTunnel& d, const plan::LinkSnapshot& links)
+{
+    if (!d.interface)
+        return;
+    const netlink::LinkSpec& want = d.interface->link;
+    s.interface = want.name;
+    auto it = links.links.find(want.name);
+    if (it == links.links.end())
+        return demote(s, Health::down, "interface " + want.name + " is missing");
+    if (!it->second.up)
+        return demote(s, Health::down, "interface " + want.name + " is down");
+    if (!plan::same_link(it->second.spec, want))
+        demote(s, Health::degraded, "interface " + want.name + " differs from the definition (run apply)");
+    for (const auto& r : d.interface->routes)
+        if (!links.routes.contains(plan::route_key(want.name, r)))
+            demote(s, Health::degraded, "route " + r.str() + " into " + want.name + " is missing");
+}
+
 } // namespace
 
-std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
-                                        const netlink::Tables& kernel, const plan::KernelTraits& traits,
-                                        state::Observations& seen, std::uint64_t now)
+std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& seen, std::uint64_t now)
 {
-    Lookup lookup = index(kernel);
+    const auto& defs = in.defs;
+    const auto& ledger = in.ledger;
+    const auto& traits = in.traits;
+    Lookup lookup = index(in.kernel);
     std::vector<TunnelStatus> result;
     for (const auto& t : defs.tunnels) {
         if (!t.present)
@@ -118,6 +137,7 @@ std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const st
             demote(s, Health::down, "not applied");
         check_sas(s, d, lookup, owned ? *owned : none, seen, now);
         check_policies(s, d, lookup, owned ? *owned : none);
+        check_interface(s, d, in.links);
         result.push_back(std::move(s));
     }
     return result;

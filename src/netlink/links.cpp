@@ -133,7 +133,9 @@ void read_kind(rtnl_link* link, LinkState& state)
         std::memcpy(state.spec.remote.bytes.data(), &remote, 16);
     } else {
         state.spec.id = ~0u; // not a kind we make: never equal to a wanted link
+        return;
     }
+    state.known_kind = true;
 }
 
 } // namespace

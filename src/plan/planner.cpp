@@ -1,5 +1,7 @@
 #include "xfrmctl/plan/planner.hpp"
 
+#include "interface_planner.hpp"
+
 #include <fmt/format.h>
 #include <openssl/sha.h>
 
@@ -8,19 +10,81 @@
 
 namespace xfrmctl::plan {
 
-std::string Change::identity() const { return is_sa() ? sa->id.key() : policy->id.key(); }
+Change Change::clone() const
+{
+    Change c;
+    c.op = op;
+    c.phase = phase;
+    if (sa)
+        c.sa = sa->clone();
+    c.policy = policy;
+    c.before = before;
+    c.link = link;
+    c.link_name = link_name;
+    c.prefix = prefix;
+    c.origin = origin;
+    c.reason = reason;
+    c.aead = aead;
+    c.key_fingerprint = key_fingerprint;
+    c.key_file = key_file;
+    return c;
+}
 
-const char* Change::action() const
+Object Change::object() const
 {
     switch (op) {
     case Op::add_sa:
-    case Op::add_policy: return "add";
-    case Op::update_policy: return "update";
-    default: return "remove";
+    case Op::remove_sa: return Object::sa;
+    case Op::add_policy:
+    case Op::update_policy:
+    case Op::remove_policy: return Object::policy;
+    case Op::add_link:
+    case Op::remove_link: return Object::link;
+    case Op::add_address:
+    case Op::remove_address: return Object::address;
+    case Op::add_route:
+    case Op::remove_route: break;
     }
+    return Object::route;
 }
 
-std::string Change::describe() const { return is_sa() ? sa->describe() : policy->describe(); }
+bool Change::is_add() const
+{
+    return op == Op::add_sa || op == Op::add_policy || op == Op::add_link || op == Op::add_address || op == Op::add_route;
+}
+
+bool Change::is_remove() const { return !is_add() && op != Op::update_policy; }
+
+std::string Change::identity() const
+{
+    switch (object()) {
+    case Object::sa: return sa->id.key();
+    case Object::policy: return policy->id.key();
+    case Object::link: return link_key(link->name);
+    case Object::address: return address_key(link_name, *prefix);
+    case Object::route: break;
+    }
+    return route_key(link_name, *prefix);
+}
+
+const char* Change::action() const { return is_add() ? "add" : is_remove() ? "remove" : "update"; }
+
+std::string Change::describe() const
+{
+    switch (object()) {
+    case Object::sa: return sa->describe();
+    case Object::policy: return policy->describe();
+    case Object::link: {
+        std::string s = fmt::format("link {} {} id {}", link->name, netlink::link_kind_name(link->kind), link->id);
+        if (link->kind != netlink::LinkKind::xfrm)
+            s += fmt::format(" {} -> {}", link->local.str(), link->remote.str());
+        return link->mtu ? s + fmt::format(" mtu {}", link->mtu) : s;
+    }
+    case Object::address: return fmt::format("address {} on {}", prefix->str(), link_name);
+    case Object::route: break;
+    }
+    return fmt::format("route {} dev {}", prefix->str(), link_name);
+}
 
 bool Plan::has_changes() const
 {
@@ -218,12 +282,17 @@ void sweep(TunnelPlan& out, const state::OwnedTunnel& owned, const KernelIndex& 
 
 int order(const Change& c)
 {
-    // Phase 1: free identities, add SAs, then the policies that use them.
-    // Phase 2: SAs before policies, so that traffic is dropped, not sent in
-    // clear, between the two.
-    if (c.phase == 1)
-        return c.op == Op::remove_sa ? 0 : c.op == Op::add_sa ? 1 : 2;
-    return c.op == Op::remove_sa ? 3 : 4;
+    // Phase 1: free identities, add SAs, then the policies that use them,
+    // then the interface that routes traffic to them.
+    // Phase 2: routes and interfaces first; then SAs before policies, so
+    // that between the two traffic is dropped, not sent in clear.
+    static constexpr Op kPhase1[] = {Op::remove_sa,   Op::add_sa,      Op::add_policy, Op::update_policy,
+                                     Op::remove_link, Op::add_link,    Op::add_address, Op::add_route};
+    static constexpr Op kPhase2[] = {Op::remove_route, Op::remove_address, Op::remove_link, Op::remove_sa,
+                                     Op::remove_policy};
+    const Op* begin = c.phase == 1 ? std::begin(kPhase1) : std::begin(kPhase2);
+    const Op* end = c.phase == 1 ? std::end(kPhase1) : std::end(kPhase2);
+    return (c.phase == 1 ? 0 : 100) + static_cast<int>(std::find(begin, end, c.op) - begin);
 }
 
 void sort_changes(TunnelPlan& t)
@@ -239,6 +308,7 @@ std::set<std::string> wanted_keys(const std::vector<DesiredTunnel>& desired)
             wanted.insert(sa.entry.id.key());
         for (const auto& p : d.policies)
             wanted.insert(p.entry.id.key());
+        wanted_interface_keys(d, wanted);
     }
     return wanted;
 }
@@ -258,8 +328,13 @@ Plan make_plan(const PlanInputs& in)
             planner.plan_sa(sa);
         for (const auto& p : d.policies)
             planner.plan_policy(p);
-        if (const auto* owned = in.ledger.find(d.name))
+        InterfacePlanner interfaces(in.links, in.ledger, t);
+        if (d.interface)
+            interfaces.plan(*d.interface);
+        if (const auto* owned = in.ledger.find(d.name)) {
             sweep(t, *owned, kernel, wanted, "no longer in the definition");
+            interfaces.sweep(*owned, wanted, "no longer in the definition");
+        }
         sort_changes(t);
         seen.insert(d.name);
         plan.tunnels.push_back(std::move(t));
@@ -268,14 +343,17 @@ Plan make_plan(const PlanInputs& in)
         if (seen.contains(name))
             continue;
         TunnelPlan t = tunnel_plan(name, "", owned.reqid, true);
-        sweep(t, owned, kernel, wanted, in.absent.contains(name) ? "the tunnel is marked absent" : "the tunnel is no longer defined");
+        std::string reason = in.absent.contains(name) ? "the tunnel is marked absent" : "the tunnel is no longer defined";
+        sweep(t, owned, kernel, wanted, reason);
+        InterfacePlanner(in.links, in.ledger, t).sweep(owned, wanted, reason);
         sort_changes(t);
         plan.tunnels.push_back(std::move(t));
     }
     return plan;
 }
 
-Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& ledger, const netlink::Tables& kernel_tables)
+Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& ledger, const netlink::Tables& kernel_tables,
+                  const LinkSnapshot& links)
 {
     KernelIndex kernel(kernel_tables);
     Plan plan;
@@ -284,6 +362,7 @@ Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& le
         if (const auto* owned = ledger.find(name)) {
             t.reqid = owned->reqid;
             sweep(t, *owned, kernel, {}, "taken down");
+            InterfacePlanner(links, ledger, t).sweep(*owned, {}, "taken down");
         }
         sort_changes(t);
         plan.tunnels.push_back(std::move(t));

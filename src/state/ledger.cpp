@@ -20,6 +20,9 @@ Result<OwnedTunnel> read_tunnel(const json& j)
         t.sas.insert(key.get<std::string>());
     for (const auto& key : j.at("policies"))
         t.policies.insert(key.get<std::string>());
+    if (j.contains("interface"))
+        for (const auto& key : j.at("interface"))
+            t.interface.insert(key.get<std::string>());
     return t;
 }
 
@@ -56,6 +59,8 @@ Status Ledger::save(const std::filesystem::path& state_dir) const
         if (t.empty())
             continue;
         tunnels[name] = {{"reqid", t.reqid}, {"sas", t.sas}, {"policies", t.policies}};
+        if (!t.interface.empty())
+            tunnels[name]["interface"] = t.interface;
     }
     json doc = {{"version", 1}, {"tunnels", tunnels}};
     return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");
@@ -71,24 +76,34 @@ void Ledger::reindex()
 {
     sa_index_.clear();
     policy_index_.clear();
+    interface_index_.clear();
     for (const auto& [name, t] : tunnels_) {
         for (const auto& key : t.sas)
             sa_index_[key] = name;
         for (const auto& key : t.policies)
             policy_index_[key] = name;
+        for (const auto& key : t.interface)
+            interface_index_[key] = name;
     }
 }
 
-std::optional<std::string> Ledger::sa_owner(const std::string& key) const
+namespace {
+
+std::optional<std::string> lookup(const std::unordered_map<std::string, std::string>& index, const std::string& key)
 {
-    auto it = sa_index_.find(key);
-    return it == sa_index_.end() ? std::nullopt : std::optional(it->second);
+    auto it = index.find(key);
+    return it == index.end() ? std::nullopt : std::optional(it->second);
 }
 
-std::optional<std::string> Ledger::policy_owner(const std::string& key) const
+} // namespace
+
+std::optional<std::string> Ledger::sa_owner(const std::string& key) const { return lookup(sa_index_, key); }
+
+std::optional<std::string> Ledger::policy_owner(const std::string& key) const { return lookup(policy_index_, key); }
+
+std::optional<std::string> Ledger::interface_owner(const std::string& key) const
 {
-    auto it = policy_index_.find(key);
-    return it == policy_index_.end() ? std::nullopt : std::optional(it->second);
+    return lookup(interface_index_, key);
 }
 
 } // namespace xfrmctl::state

@@ -70,7 +70,9 @@ struct World {
     netlink::Tables kernel;
     state::KeyHistory history = *state::KeyHistory::load("/nonexistent-for-tests");
 
-    Plan plan() const { return make_plan({desired, absent, ledger, kernel, history}); }
+    LinkSnapshot links;
+
+    Plan plan() const { return make_plan({desired, absent, ledger, kernel, history, links}); }
 };
 
 // A world in which the tunnel was applied: the kernel holds it, we own it.
@@ -292,7 +294,7 @@ TEST_CASE("down removes only the named tunnel's entries")
     state::Ledger ledger;
     own(ledger, da);
     own(ledger, db);
-    Plan p = plan_removal({"b"}, ledger, kernel_with({da, db}));
+    Plan p = plan_removal({"b"}, ledger, kernel_with({da, db}), LinkSnapshot{});
     REQUIRE(p.tunnels.size() == 1);
     CHECK(p.tunnels[0].changes.size() == 5);
     for (const auto& c : p.tunnels[0].changes)

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "xfrmctl/netlink/kernel.hpp"
+#include "xfrmctl/netlink/links.hpp"
 #include "xfrmctl/plan/planner.hpp"
 #include "xfrmctl/state/store.hpp"
 
@@ -28,6 +29,6 @@ struct ApplyReport {
 // only for the tunnels whose first phase went in whole. Blocked tunnels are
 // left as they are. The ledger records what is owned before the kernel is
 // written (so a crash never leaves an owned entry unrecorded) and after.
-Result<ApplyReport> execute(const plan::Plan& plan, netlink::Kernel& kernel, state::Store& store);
+Result<ApplyReport> execute(const plan::Plan& plan, netlink::Kernel& kernel, netlink::Links& links, state::Store& store);
 
 } // namespace xfrmctl::engine

@@ -15,8 +15,11 @@ struct Definitions {
 // Reads and checks the definitions and every key file they name.
 Result<Definitions> load(const std::filesystem::path& path);
 
+// The links the definitions name or we own, their addresses, and our routes.
+Result<plan::LinkSnapshot> read_links(netlink::Links& links, const model::Definitions& defs, const state::Ledger& ledger);
+
 // What apply would do, from the definitions, the kernel and what we own.
-plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const state::Ledger& ledger,
-                      const state::KeyHistory& history, const plan::KernelTraits& traits);
+plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const plan::LinkSnapshot& links,
+                      const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits);
 
 } // namespace xfrmctl::engine

@@ -4,6 +4,7 @@
 #include "xfrmctl/model/definition.hpp"
 #include "xfrmctl/netlink/kernel.hpp"
 #include "xfrmctl/plan/desired.hpp"
+#include "xfrmctl/plan/interfaces.hpp"
 #include "xfrmctl/state/ledger.hpp"
 #include "xfrmctl/state/observations.hpp"
 
@@ -31,13 +32,20 @@ struct TunnelStatus {
     const model::Tunnel* definition = nullptr;
     std::vector<SaStatus> sas;
     std::size_t policies_wanted = 0, policies_present = 0;
+    std::string interface; // the link's name, for a route-based tunnel
     std::uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
     std::uint64_t replay_errors = 0, integrity_errors = 0;
     std::optional<std::uint64_t> last_in_seconds;
 };
 
-std::vector<TunnelStatus> tunnel_status(const model::Definitions& defs, const state::Ledger& ledger,
-                                        const netlink::Tables& kernel, const plan::KernelTraits& traits,
-                                        state::Observations& observations, std::uint64_t now);
+struct StatusInputs {
+    const model::Definitions& defs;
+    const state::Ledger& ledger;
+    const netlink::Tables& kernel;
+    const plan::LinkSnapshot& links;
+    const plan::KernelTraits& traits;
+};
+
+std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& observations, std::uint64_t now);
 
 } // namespace xfrmctl::engine

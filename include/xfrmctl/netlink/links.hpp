@@ -35,6 +35,7 @@ struct LinkState {
     LinkSpec spec; // as the kernel has it (mtu always set)
     int index = 0;
     bool up = false;
+    bool known_kind = false; // xfrm, vti or vti6: a kind this program makes
 };
 
 // Routes this program installs carry this protocol number (rtnetlink's

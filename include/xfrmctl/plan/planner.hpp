@@ -4,6 +4,7 @@
 
 #include "xfrmctl/netlink/kernel.hpp"
 #include "xfrmctl/plan/desired.hpp"
+#include "xfrmctl/plan/interfaces.hpp"
 #include "xfrmctl/state/key_history.hpp"
 #include "xfrmctl/state/ledger.hpp"
 
@@ -14,7 +15,14 @@
 
 namespace xfrmctl::plan {
 
-enum class Op { add_sa, remove_sa, add_policy, update_policy, remove_policy };
+enum class Op {
+    add_sa, remove_sa,
+    add_policy, update_policy, remove_policy,
+    add_link, remove_link,
+    add_address, remove_address,
+    add_route, remove_route,
+};
+enum class Object { sa, policy, link, address, route };
 
 struct Change {
     Op op = Op::add_sa;
@@ -25,13 +33,21 @@ struct Change {
     std::optional<netlink::SaEntry> sa;         // add: as desired; remove: as the kernel has it
     std::optional<netlink::PolicyEntry> policy; // add, update: as desired; remove: as the kernel has it
     std::optional<netlink::PolicyEntry> before; // update: as the kernel has it now, to undo
+    std::optional<netlink::LinkSpec> link;      // add: as desired; remove: as the kernel has it
+    std::string link_name;                      // address and route changes: on which link
+    std::optional<Prefix> prefix;               // the address, or the route's destination
     std::string origin;                         // JSON path that asked for it, if any
     std::string reason;
     bool aead = false;           // add_sa: an AEAD key
     std::string key_fingerprint; // add_sa: in KeyHistory terms
     std::string key_file;        // add_sa: as the operator wrote it
 
-    bool is_sa() const { return op == Op::add_sa || op == Op::remove_sa; }
+    Change clone() const;
+    Object object() const;
+    bool is_sa() const { return object() == Object::sa; }
+    bool is_xfrm() const { return object() == Object::sa || object() == Object::policy; }
+    bool is_add() const;
+    bool is_remove() const;
     std::string identity() const; // the kernel identity key of the entry
     std::string describe() const; // one line, never key material
     const char* action() const;   // "add", "update", "remove"
@@ -49,7 +65,7 @@ struct TunnelPlan {
     // the tunnel's traffic is dropped rather than sent in clear.
     std::vector<std::string> errors;
     std::vector<std::string> warnings;
-    std::set<std::string> adopted_sas, adopted_policies; // owned under another name, already right
+    std::set<std::string> adopted_sas, adopted_policies, adopted_interface; // owned under another name, already right
     std::set<std::string> stale; // owned, not wanted, and already gone from the kernel
 
     bool blocked() const { return !refusals.empty(); }
@@ -67,12 +83,14 @@ struct PlanInputs {
     const state::Ledger& ledger;
     const netlink::Tables& kernel;
     const state::KeyHistory& history;
+    const LinkSnapshot& links;
 };
 
 Plan make_plan(const PlanInputs& in);
 
 // Only removals: every owned entry of the named tunnels (for `down`).
-Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& ledger, const netlink::Tables& kernel);
+Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& ledger, const netlink::Tables& kernel,
+                  const LinkSnapshot& links);
 
 // A reqid for every tunnel: the one it had, or a new one derived from its
 // name (scattered, so the kernel's SA hash stays even; see __xfrm_dst_hash)

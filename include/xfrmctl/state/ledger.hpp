@@ -20,8 +20,9 @@ struct OwnedTunnel {
     std::uint32_t reqid = 0;
     std::set<std::string> sas;
     std::set<std::string> policies;
+    std::set<std::string> interface; // plan::link_key(), address_key(), route_key()
 
-    bool empty() const { return sas.empty() && policies.empty(); }
+    bool empty() const { return sas.empty() && policies.empty() && interface.empty(); }
 };
 
 class Ledger {
@@ -37,12 +38,13 @@ public:
     // The tunnel that owns an entry, by its identity key.
     std::optional<std::string> sa_owner(const std::string& key) const;
     std::optional<std::string> policy_owner(const std::string& key) const;
+    std::optional<std::string> interface_owner(const std::string& key) const;
     // Call after changing tunnels through at() before asking for owners.
     void reindex();
 
 private:
     std::map<std::string, OwnedTunnel> tunnels_;
-    std::unordered_map<std::string, std::string> sa_index_, policy_index_;
+    std::unordered_map<std::string, std::string> sa_index_, policy_index_, interface_index_;
 };
 
 } // namespace xfrmctl::state

@@ -48,3 +48,12 @@ expect_rc 0 "apply east" xctl east apply
 ping_ok west 192.0.2.2
 ping_ok west -I 10.1.0.1 10.2.0.1
 expect_gt "$(sa_counter west 0x8001 packets)" 5 "alpha's counters kept counting across the change"
+
+log "a new key under the same SPI replaces the SA, which stays ours"
+new_key "$WORK/keys/alpha.esp.w2e" 36
+expect_rc 0 "apply the new key" xctl west apply --json
+expect_eq "$(json_get "$OUT" '[.changes[] | .action + " " + .spi] | join(",")')" "remove 0x00008001,add 0x00008001" \
+    "the old SA out, the new one in"
+expect_rc 0 "apply again" xctl west apply --json
+expect_eq "$(json_get "$OUT" .changed)" false "nothing left to do: the replacement is owned"
+expect_rc 0 "plan agrees" xctl west plan
