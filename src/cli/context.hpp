@@ -63,5 +63,6 @@ int run_apply(const GlobalOptions& g, bool check, bool diff);
 int run_status(const GlobalOptions& g, const std::vector<std::string>& names);
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all);
 int run_capabilities(const GlobalOptions& g);
+int run_monitor(const GlobalOptions& g, bool all, int count);
 
 } // namespace xfrmctl::cli

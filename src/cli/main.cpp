@@ -13,6 +13,7 @@ namespace {
 
 struct Commands {
     bool check = false, diff = false, all = false;
+    int count = 0;
     std::vector<std::string> names;
 };
 
@@ -41,6 +42,9 @@ void add_commands(CLI::App& app, Commands& c)
     down->add_option("name", c.names, "tunnels to take down");
     down->add_flag("--all", c.all, "take every tunnel down");
     app.add_subcommand("capabilities", "what the running kernel supports, found by asking it");
+    auto* monitor = app.add_subcommand("monitor", "print the kernel's XFRM events for owned entries as they come");
+    monitor->add_flag("--all", c.all, "every event, not only those of owned entries");
+    monitor->add_option("--count", c.count, "stop after this many events")->check(CLI::PositiveNumber);
     for (auto* sub : app.get_subcommands({}))
         sub->fallthrough(); // global options may also follow the command
 }
@@ -57,6 +61,8 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
         return run_status(g, c.names);
     if (app.got_subcommand("capabilities"))
         return run_capabilities(g);
+    if (app.got_subcommand("monitor"))
+        return run_monitor(g, c.all, c.count);
     return run_down(g, c.names, c.all);
 }
 

@@ -1,6 +1,7 @@
 #include "xfrmctl/netlink/policy.hpp"
 
 #include "attributes.hpp"
+#include "parsers.hpp"
 
 #include <arpa/inet.h>
 
@@ -171,6 +172,11 @@ Result<PolicyEntry> parse_policy(const nlmsghdr* nlh)
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof info); !ok)
         return fail(ok.error());
+    return parse_policy_info(info, tb);
+}
+
+Result<PolicyEntry> parse_policy_info(const xfrm_userpolicy_info& info, const AttributeTable& tb)
+{
     PolicyEntry p;
     p.id.dir = static_cast<Direction>(info.dir);
     p.id.selector = netlink::from_kernel(info.sel);

@@ -1,6 +1,7 @@
 #include "xfrmctl/netlink/sa.hpp"
 
 #include "attributes.hpp"
+#include "parsers.hpp"
 
 #include <arpa/inet.h>
 #include <openssl/sha.h>
@@ -299,6 +300,11 @@ Result<SaEntry> parse_sa(const nlmsghdr* nlh)
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof info); !ok)
         return fail(ok.error());
+    return parse_sa_info(info, tb);
+}
+
+Result<SaEntry> parse_sa_info(const xfrm_usersa_info& info, const AttributeTable& tb)
+{
     SaEntry sa;
     sa.id.daddr = from_kernel(info.id.daddr, info.family);
     sa.id.spi = ntohl(info.id.spi);

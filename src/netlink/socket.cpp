@@ -2,6 +2,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -246,6 +247,30 @@ Status XfrmSocket::dump_once(const Request& request, const std::function<Status(
             interrupted = reader.interrupted();
             return reader.result();
         }
+    }
+}
+
+Status XfrmSocket::receive(const std::function<void(const nlmsghdr*)>& on_message, int timeout_ms)
+{
+    pollfd p{fd(), POLLIN, 0};
+    int ready = ::poll(&p, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR)
+        return fail(Error::from_errno("waiting for the kernel", errno));
+    if (ready <= 0)
+        return {};
+    Secret buffer(kReceiveBufferSize);
+    for (;;) {
+        ssize_t n = recv(fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return {};
+        if (n < 0)
+            return fail(Error::from_errno("reading kernel events", errno));
+        int left = static_cast<int>(n);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+             nlh = mnl_nlmsg_next(nlh, &left))
+            on_message(nlh);
     }
 }
 

@@ -257,3 +257,9 @@ counters_rise() {
         expect_gt "$(sa_counter "$host" "$spi" bytes)" 0 "$host SA $spi carried bytes"
     done
 }
+
+# amend HOST FILE JQ: edits a definition file with a jq expression.
+amend() {
+    local file="$WORK/$1/defs/$2"
+    jq "$3" "$file" > "$file.new" && mv "$file.new" "$file"
+}

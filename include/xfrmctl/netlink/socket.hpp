@@ -58,6 +58,12 @@ public:
     Status dump(const Request& request, const std::function<void()>& restart,
                 const std::function<Status(const nlmsghdr*)>& visit);
 
+    // Waits up to timeout_ms (-1: for ever) for messages the kernel sends on
+    // its own (events, for a socket bound to groups) and hands each to
+    // `on_message`. Fails with errnum ENOBUFS when the receive buffer
+    // overflowed and events were lost: the caller must re-read the tables.
+    Status receive(const std::function<void(const nlmsghdr*)>& on_message, int timeout_ms = -1);
+
     // One GET: the reply, or nullopt when the kernel has no such entry.
     Result<std::optional<Reply>> query(const Request& request);
 
