@@ -7,6 +7,8 @@ namespace {
 // Nothing for the kernel and nothing to note: then nothing is written at all.
 bool idle(const plan::Plan& plan)
 {
+    if (plan.host.changes() || plan.host.save_default || plan.host.forget_default)
+        return false;
     for (const auto& t : plan.tunnels)
         if (!t.blocked() && (!t.changes.empty() || !t.stale.empty() || !t.adopted_sas.empty() ||
                              !t.adopted_policies.empty() || !t.adopted_interface.empty()))

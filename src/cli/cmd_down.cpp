@@ -17,7 +17,8 @@ Result<std::vector<std::string>> choose(const GlobalOptions& g, const state::Led
     std::vector<std::string> chosen;
     if (all) {
         for (const auto& [name, owned] : ledger.tunnels())
-            chosen.push_back(name);
+            if (name != plan::kHostTunnel) // bypass policies are not a tunnel
+                chosen.push_back(name);
         return chosen;
     }
     auto defs = model::load_definitions(g.definitions);

@@ -43,7 +43,29 @@ void print_change(std::ostream& out, const Change& c, bool diff)
 
 struct Counts {
     int add = 0, update = 0, remove = 0, tunnels = 0;
+    bool host = false;
 };
+
+std::vector<std::string> host_lines(const plan::HostPlan& host)
+{
+    std::vector<std::string> lines;
+    for (const auto& t : host.thresholds)
+        lines.push_back(fmt::format("spd hash thresholds {} {}/{} -> {}/{}", family_name(t.family), t.before.lbits,
+                                    t.before.rbits, t.after.lbits, t.after.rbits));
+    if (host.default_after) {
+        auto text = [](const netlink::DefaultPolicy& p) {
+            return fmt::format("in {} fwd {} out {}", netlink::default_action_name(p.in), netlink::default_action_name(p.fwd),
+                               netlink::default_action_name(p.out));
+        };
+        lines.push_back("default policy " + text(*host.default_after) + " (was " + text(*host.default_before) + ")");
+    }
+    return lines;
+}
+
+bool host_shown(const plan::Plan& plan, const engine::ApplyReport* report)
+{
+    return plan.host.changes() && (!report || report->host_changed);
+}
 
 Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
 {
@@ -60,6 +82,10 @@ Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
         }
         n.tunnels += any;
     }
+    if (host_shown(plan, report)) {
+        n.host = true;
+        n.update += static_cast<int>(host_lines(plan.host).size());
+    }
     return n;
 }
 
@@ -71,19 +97,25 @@ void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyRe
         const auto& tp = plan.tunnels[t];
         if (tp.blocked() || tp.changes.empty() || (report && !report->tunnels[t].changed()))
             continue;
-        out << "tunnel " << tp.name << (tp.removal ? " (removed)" : "") << "\n";
+        out << (tp.name == plan::kHostTunnel ? "host bypass" : "tunnel " + tp.name) << (tp.removal ? " (removed)" : "")
+            << "\n";
         for (std::size_t c = 0; c < tp.changes.size(); ++c)
             if (shown(report, t, c))
                 print_change(out, tp.changes[c], diff);
     }
+    if (host_shown(plan, report)) {
+        out << "host\n";
+        for (const auto& line : host_lines(plan.host))
+            out << "  ~ " << line << "\n";
+    }
     Counts n = count(plan, report);
-    if (n.tunnels == 0) {
+    if (n.tunnels == 0 && !n.host) {
         bool clean = !plan.has_refusals() && !(report && report->failed());
         out << (report ? "Nothing changed" : "No changes") << (clean ? ": the kernel matches the definitions.\n" : ".\n");
         return;
     }
-    out << fmt::format("{}: {} to add, {} to update, {} to remove, in {} tunnel{}.\n", report ? "Applied" : "Plan",
-                       n.add, n.update, n.remove, n.tunnels, n.tunnels == 1 ? "" : "s");
+    out << fmt::format("{}: {} to add, {} to update, {} to remove, in {} tunnel{}{}.\n", report ? "Applied" : "Plan",
+                       n.add, n.update, n.remove, n.tunnels, n.tunnels == 1 ? "" : "s", n.host ? " and the host's settings" : "");
 }
 
 namespace {
@@ -140,6 +172,9 @@ nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* repo
         if (!errors.empty())
             tunnels.back()["errors"] = errors;
     }
+    if (host_shown(plan, report))
+        for (const auto& line : host_lines(plan.host))
+            changes.push_back({{"tunnel", nullptr}, {"action", "update"}, {"object", "host"}, {"entry", line}, {"reason", "host settings"}});
     return {{"changed", !changes.empty()},
             {"changes", changes},
             {"tunnels", tunnels},
@@ -149,7 +184,9 @@ nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* repo
 
 std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::ApplyReport* report)
 {
-    std::vector<std::string> errors;
+    std::vector<std::string> errors = plan.host.errors;
+    if (report && !report->host_error.empty())
+        errors.push_back(report->host_error);
     for (std::size_t t = 0; t < plan.tunnels.size(); ++t) {
         for (const auto& r : plan.tunnels[t].refusals)
             errors.push_back(plan.tunnels[t].file + ": " + r + " (tunnel " + plan.tunnels[t].name + " not changed)");

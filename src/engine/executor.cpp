@@ -20,12 +20,12 @@ bool TunnelOutcome::changed() const { return std::find(done.begin(), done.end(),
 
 bool ApplyReport::changed() const
 {
-    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.changed(); });
+    return host_changed || std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.changed(); });
 }
 
 bool ApplyReport::failed() const
 {
-    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return !t.error.empty(); });
+    return !host_error.empty() || std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return !t.error.empty(); });
 }
 
 namespace {
@@ -73,6 +73,8 @@ public:
     {
         if (auto ok = write_ahead(); !ok)
             return fail(ok.error());
+        if (auto ok = set_thresholds(); !ok) // before the inserts, so they are hashed
+            return fail(ok.error());
         if (auto ok = run_xfrm(1); !ok)
             return fail(ok.error());
         run_interfaces(1);
@@ -81,6 +83,8 @@ public:
                 roll_back(t);
         run_interfaces(2);
         if (auto ok = run_xfrm(2); !ok)
+            return fail(ok.error());
+        if (auto ok = set_default_policy(); !ok) // once everything it lets through is in place
             return fail(ok.error());
         record_outcome();
         if (auto ok = store_.save(); !ok)
@@ -93,6 +97,9 @@ private:
     bool proceeding(std::size_t t) const { return active(t) && report_.tunnels[t].error.empty(); }
 
     Status write_ahead();
+    Status set_thresholds();
+    Status set_default_policy();
+    void host_request(netlink::Request request, const std::string& what);
     void claim(std::size_t t, const Change& c, state::OwnedTunnel& owned);
     void adopt(const TunnelPlan& tp, state::OwnedTunnel& owned);
     Status run_xfrm(int phase);
@@ -156,6 +163,37 @@ void Executor::claim(std::size_t t, const Change& c, state::OwnedTunnel& owned)
         store_.history.record(c.key_fingerprint, fmt::format("{} spi 0x{:08x}", plan_.tunnels[t].name, c.sa->id.spi));
         recorded_[t].push_back(c.key_fingerprint);
     }
+}
+
+void Executor::host_request(netlink::Request request, const std::string& what)
+{
+    auto acks = kernel_.execute(std::span(&request, 1));
+    if (acks && (*acks)[0].ok())
+        report_.host_changed = true;
+    else if (report_.host_error.empty())
+        report_.host_error = "the kernel refused to set " + what + ": " + (acks ? (*acks)[0].describe() : acks.error().message);
+}
+
+Status Executor::set_thresholds()
+{
+    for (const auto& t : plan_.host.thresholds)
+        host_request(netlink::build_hash_thresholds(t.family, t.after),
+                     fmt::format("the {} SPD hash thresholds", family_name(t.family)));
+    return {};
+}
+
+// The kernel's default policy; the one it had before we first set it is
+// kept in the ledger, and put back when the definitions stop asking.
+Status Executor::set_default_policy()
+{
+    const plan::HostPlan& host = plan_.host;
+    if (host.save_default)
+        store_.ledger.save_default(host.default_before);
+    if (host.default_after)
+        host_request(netlink::build_default_set(*host.default_after), "the default policy");
+    if (host.forget_default && report_.host_error.empty())
+        store_.ledger.save_default(std::nullopt);
+    return {};
 }
 
 // One batch for every tunnel's SA and policy changes of this phase.

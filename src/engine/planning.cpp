@@ -68,7 +68,11 @@ plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, co
     for (const auto& t : defs.tunnels.tunnels)
         if (t.present)
             desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), &defs.keys, traits));
-    return plan::make_plan({desired, absent, ledger, kernel, history, links});
+    if (defs.tunnels.host)
+        desired.push_back(plan::compile_host(*defs.tunnels.host));
+    plan::Plan plan = plan::make_plan({desired, absent, ledger, kernel, history, links});
+    plan.host = plan::plan_host(defs.tunnels.host, desired, kernel, ledger);
+    return plan;
 }
 
 } // namespace xfrmctl::engine

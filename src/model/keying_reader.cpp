@@ -47,12 +47,13 @@ Parsed<NamedProtocol> read_ip_protocol(const Origin& o, const json& v, const std
                                   *name));
 }
 
-Parsed<std::uint16_t> read_port(const Origin& o, const json& traffic, const std::string& key, bool allowed)
+Parsed<std::uint16_t> read_port(const Origin& o, const json& traffic, const std::string& object, const std::string& key,
+                                bool allowed)
 {
     const json* v = find_member(traffic, key);
     if (!v)
         return 0;
-    std::string at = "/traffic/" + key;
+    std::string at = object + "/" + key;
     if (!allowed)
         return o.fail(at, "ports need \"protocol\" to be tcp, udp, sctp or udplite");
     auto port = read_uint(o, *v, at, 1, 65535);
@@ -63,28 +64,36 @@ Parsed<std::uint16_t> read_port(const Origin& o, const json& traffic, const std:
 
 } // namespace
 
+Parsed<Traffic> parse_traffic(const Origin& o, const json& v, const std::string& at)
+{
+    if (!v.is_object())
+        return o.fail(at, fmt::format("expected an object, got {} ({})", type_name(v), brief(v)));
+    if (auto ok = check_keys(o, v, at, {"protocol", "local_port", "remote_port"}); !ok)
+        return std::unexpected(ok.error());
+    const json* protocol = find_member(v, "protocol");
+    if (!protocol)
+        return o.fail(at, "missing field \"protocol\"");
+    auto ip = read_ip_protocol(o, *protocol, at + "/protocol");
+    if (!ip)
+        return std::unexpected(ip.error());
+    auto local_port = read_port(o, v, at, "local_port", ip->has_ports);
+    if (!local_port)
+        return std::unexpected(local_port.error());
+    auto remote_port = read_port(o, v, at, "remote_port", ip->has_ports);
+    if (!remote_port)
+        return std::unexpected(remote_port.error());
+    return Traffic{ip->number, *local_port, *remote_port};
+}
+
 Parsed<void> read_traffic(const Origin& o, const json& j, Tunnel& t)
 {
     const json* v = find_member(j, "traffic");
     if (!v)
         return {};
-    if (!v->is_object())
-        return o.fail("/traffic", fmt::format("expected an object, got {} ({})", type_name(*v), brief(*v)));
-    if (auto ok = check_keys(o, *v, "/traffic", {"protocol", "local_port", "remote_port"}); !ok)
-        return ok;
-    const json* protocol = find_member(*v, "protocol");
-    if (!protocol)
-        return o.fail("/traffic", "missing field \"protocol\"");
-    auto ip = read_ip_protocol(o, *protocol, "/traffic/protocol");
-    if (!ip)
-        return std::unexpected(ip.error());
-    auto local_port = read_port(o, *v, "local_port", ip->has_ports);
-    if (!local_port)
-        return std::unexpected(local_port.error());
-    auto remote_port = read_port(o, *v, "remote_port", ip->has_ports);
-    if (!remote_port)
-        return std::unexpected(remote_port.error());
-    t.traffic = Traffic{ip->number, *local_port, *remote_port};
+    auto traffic = parse_traffic(o, *v, "/traffic");
+    if (!traffic)
+        return std::unexpected(traffic.error());
+    t.traffic = *traffic;
     return {};
 }
 

@@ -1,6 +1,7 @@
 #include "xfrmctl/model/loader.hpp"
 
 #include "cross_checks.hpp"
+#include "host_reader.hpp"
 #include "tunnel_reader.hpp"
 #include "xfrmctl/model/json_reader.hpp"
 
@@ -72,7 +73,7 @@ Parsed<void> check_top_level(const json& doc, const std::string& file)
     Origin o(file, "", &doc, nullptr);
     if (!doc.is_object())
         return o.fail("", fmt::format("expected an object with \"version\" and \"tunnels\", got {}", type_name(doc)));
-    if (auto ok = check_keys(o, doc, "", {"version", "defaults", "tunnels"}); !ok)
+    if (auto ok = check_keys(o, doc, "", {"version", "defaults", "tunnels", "host"}); !ok)
         return ok;
     const json* version = find_member(doc, "version");
     if (!version)
@@ -121,6 +122,21 @@ Parsed<std::vector<Tunnel>> read_document(const json& doc, const std::string& fi
     return tunnels;
 }
 
+// At most one file may speak for the whole host.
+Status read_host_part(const json& doc, const std::string& file, Definitions& defs)
+{
+    const json* v = find_member(doc, "host");
+    if (!v)
+        return {};
+    if (defs.host)
+        return fail(Diagnostic{file, "/host", "the host's settings are already given in " + defs.host->file}.error());
+    auto host = read_host(*v, file);
+    if (!host)
+        return fail(host.error().error());
+    defs.host = std::move(*host);
+    return {};
+}
+
 } // namespace
 
 Result<Definitions> load_definitions(const std::filesystem::path& path)
@@ -140,6 +156,8 @@ Result<Definitions> load_definitions(const std::filesystem::path& path)
         auto tunnels = read_document(*doc, file.string());
         if (!tunnels)
             return fail(tunnels.error().error());
+        if (auto ok = read_host_part(*doc, file.string(), defs); !ok)
+            return fail(ok.error());
         for (auto& t : *tunnels) {
             auto [it, fresh] = defined_in.emplace(t.name, t.file);
             if (!fresh)

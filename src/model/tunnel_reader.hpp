@@ -18,6 +18,8 @@ inline constexpr std::array<std::string_view, 17> kTunnelFields = {
 // The parts of a tunnel read in keying_reader.cpp; each reads its field
 // from the tunnel object `j` and fills in `t`.
 Parsed<void> read_traffic(const Origin& o, const json& j, Tunnel& t);
+// The traffic object at `at` (a tunnel's "traffic", or a bypass entry's).
+Parsed<Traffic> parse_traffic(const Origin& o, const json& v, const std::string& at);
 Parsed<void> read_proposal(const Origin& o, const json& j, Tunnel& t);
 Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::filesystem::path& base_dir);
 // In options_reader.cpp: esn, lifetime, mark, output_mark, encapsulation.

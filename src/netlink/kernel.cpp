@@ -1,5 +1,7 @@
 #include "xfrmctl/netlink/kernel.hpp"
 
+#include <cerrno>
+
 namespace xfrmctl::netlink {
 
 Result<Kernel> Kernel::open()
@@ -53,7 +55,38 @@ Result<Tables> Kernel::tables()
     auto policy_list = policies();
     if (!policy_list)
         return fail(policy_list.error());
-    return Tables{std::move(*sa_list), std::move(*policy_list)};
+    auto spd = spd_info();
+    if (!spd)
+        return fail(spd.error());
+    auto defaults = default_policy();
+    if (!defaults)
+        return fail(defaults.error());
+    return Tables{std::move(*sa_list), std::move(*policy_list), *spd, *defaults};
+}
+
+Result<SpdInfo> Kernel::spd_info()
+{
+    auto reply = socket_.query(build_spd_info_get());
+    if (!reply)
+        return fail(reply.error());
+    if (!*reply)
+        return SpdInfo{};
+    return parse_spd_info((*reply)->header());
+}
+
+Result<std::optional<DefaultPolicy>> Kernel::default_policy()
+{
+    auto reply = socket_.query(build_default_get());
+    if (!reply && (reply.error().errnum == EINVAL || reply.error().errnum == EOPNOTSUPP))
+        return std::optional<DefaultPolicy>(); // older than Linux 5.16
+    if (!reply)
+        return fail(reply.error());
+    if (!*reply)
+        return std::optional<DefaultPolicy>();
+    auto p = parse_default((*reply)->header());
+    if (!p)
+        return fail(p.error());
+    return std::optional(*p);
 }
 
 namespace {

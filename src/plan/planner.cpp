@@ -88,12 +88,13 @@ std::string Change::describe() const
 
 bool Plan::has_changes() const
 {
-    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return !t.changes.empty(); });
+    return host.changes() || std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return !t.changes.empty(); });
 }
 
 bool Plan::has_refusals() const
 {
-    return std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.blocked() || !t.errors.empty(); });
+    return !host.errors.empty() ||
+           std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.blocked() || !t.errors.empty(); });
 }
 
 namespace {
@@ -343,7 +344,9 @@ Plan make_plan(const PlanInputs& in)
         if (seen.contains(name))
             continue;
         TunnelPlan t = tunnel_plan(name, "", owned.reqid, true);
-        std::string reason = in.absent.contains(name) ? "the tunnel is marked absent" : "the tunnel is no longer defined";
+        std::string reason = name == kHostTunnel         ? "no longer in the host's settings"
+                             : in.absent.contains(name) ? "the tunnel is marked absent"
+                                                        : "the tunnel is no longer defined";
         sweep(t, owned, kernel, wanted, reason);
         InterfacePlanner(in.links, in.ledger, t).sweep(owned, wanted, reason);
         sort_changes(t);

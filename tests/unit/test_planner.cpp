@@ -340,3 +340,63 @@ TEST_CASE("automatic priorities put narrower selectors first")
     CHECK(automatic_priority(host6) > 0);
     CHECK(automatic_priority(host6) < automatic_priority(with_port));
 }
+
+TEST_CASE("host: thresholds are lowered to the narrowest wanted prefixes, never raised")
+{
+    auto t = tunnel("a", 0x1000); // 10.1.x.0/24 <-> 10.2.0.0/24
+    auto keys = keys_for(t, 1);
+    std::vector<DesiredTunnel> desired;
+    desired.push_back(compile_tunnel(t, 77, &keys));
+    netlink::Tables kernel;
+    kernel.defaults = netlink::DefaultPolicy{};
+    state::Ledger ledger;
+    HostPlan h = plan_host(std::nullopt, desired, kernel, ledger);
+    REQUIRE(h.thresholds.size() == 1);
+    CHECK(h.thresholds[0].family == AF_INET);
+    CHECK(h.thresholds[0].after == netlink::HashThresholds{24, 24});
+    kernel.spd.ipv4 = {16, 8};
+    CHECK(plan_host(std::nullopt, desired, kernel, ledger).thresholds.empty());
+}
+
+TEST_CASE("host: a default policy is set, its predecessor kept, and put back when no longer asked")
+{
+    model::HostSettings host;
+    host.file = "h.json";
+    host.default_policy = netlink::DefaultPolicy{XFRM_USERPOLICY_BLOCK, XFRM_USERPOLICY_BLOCK, XFRM_USERPOLICY_BLOCK};
+    netlink::Tables kernel;
+    kernel.defaults = netlink::DefaultPolicy{XFRM_USERPOLICY_ACCEPT, XFRM_USERPOLICY_ACCEPT, XFRM_USERPOLICY_ACCEPT};
+    state::Ledger ledger;
+    HostPlan set = plan_host(host, {}, kernel, ledger);
+    CHECK(set.default_after == host.default_policy);
+    CHECK(set.save_default);
+    CHECK(set.default_before == kernel.defaults);
+    ledger.save_default(kernel.defaults);
+    kernel.defaults = host.default_policy;
+    CHECK_FALSE(plan_host(host, {}, kernel, ledger).changes());
+    HostPlan restore = plan_host(std::nullopt, {}, kernel, ledger);
+    CHECK(restore.default_after == netlink::DefaultPolicy{XFRM_USERPOLICY_ACCEPT, XFRM_USERPOLICY_ACCEPT, XFRM_USERPOLICY_ACCEPT});
+    CHECK(restore.forget_default);
+    kernel.defaults.reset(); // before Linux 5.16
+    CHECK(plan_host(host, {}, kernel, ledger).errors.size() == 1);
+}
+
+TEST_CASE("host: a bypass is an allow policy without templates, in every direction")
+{
+    model::HostSettings host;
+    host.file = "h.json";
+    model::Bypass b;
+    b.local = {*Prefix::parse("0.0.0.0/0")};
+    b.remote = {*Prefix::parse("192.0.2.2/32"), *Prefix::parse("2001:db8::/32")};
+    b.traffic = model::Traffic{IPPROTO_TCP, 22, 0};
+    b.path = "/host/bypass/0";
+    host.bypass.push_back(b);
+    DesiredTunnel d = compile_host(host);
+    CHECK(d.name == kHostTunnel);
+    REQUIRE(d.policies.size() == 3); // the IPv6 remote has no IPv4 local to pair with
+    for (const auto& p : d.policies) {
+        CHECK(p.entry.templates.empty());
+        CHECK(p.entry.action == XFRM_POLICY_ALLOW);
+    }
+    CHECK(d.policies[0].entry.id.selector.sport == 22); // out: our port is the source
+    CHECK(d.policies[1].entry.id.selector.dport == 22); // in: our port is the destination
+}

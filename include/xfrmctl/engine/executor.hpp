@@ -19,6 +19,8 @@ struct TunnelOutcome {
 
 struct ApplyReport {
     std::vector<TunnelOutcome> tunnels; // in the order of plan.tunnels
+    bool host_changed = false;
+    std::string host_error;
     bool changed() const;
     bool failed() const;
 };

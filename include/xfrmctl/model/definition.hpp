@@ -5,6 +5,7 @@
 #include "xfrmctl/model/proposal.hpp"
 #include "xfrmctl/net/address.hpp"
 #include "xfrmctl/netlink/links.hpp"
+#include "xfrmctl/netlink/spd.hpp"
 #include "xfrmctl/netlink/xfrm.hpp"
 
 #include <cstdint>
@@ -86,8 +87,25 @@ struct Tunnel {
     std::uint16_t family() const { return local.address.family; }
 };
 
+// Traffic that must never go through IPsec, even on a host whose default
+// policy blocks (what reaches the host's own SSH, say).
+struct Bypass {
+    std::vector<Prefix> local, remote; // default: everything, either family
+    std::optional<Traffic> traffic;
+    std::optional<std::uint32_t> priority;
+    std::string path; // JSON path of the entry
+};
+
+// The host-wide part of the definitions ("host", in one file at most).
+struct HostSettings {
+    std::string file;
+    std::optional<netlink::DefaultPolicy> default_policy; // XFRM_MSG_SETDEFAULT
+    std::vector<Bypass> bypass;
+};
+
 struct Definitions {
     std::vector<Tunnel> tunnels; // in name order
+    std::optional<HostSettings> host;
     const Tunnel* find(const std::string& name) const;
 };
 

@@ -5,12 +5,15 @@
 #include "xfrmctl/netlink/policy.hpp"
 #include "xfrmctl/netlink/sa.hpp"
 #include "xfrmctl/netlink/socket.hpp"
+#include "xfrmctl/netlink/spd.hpp"
 
 namespace xfrmctl::netlink {
 
 struct Tables {
     std::vector<SaEntry> sas;
     std::vector<PolicyEntry> policies;
+    SpdInfo spd;
+    std::optional<DefaultPolicy> defaults; // nullopt: the kernel predates them (5.16)
 };
 
 class Kernel {
@@ -22,6 +25,8 @@ public:
     Result<Tables> tables();
     Result<std::optional<SaEntry>> sa(const SaId& id);
     Result<std::optional<PolicyEntry>> policy(const PolicyId& id);
+    Result<SpdInfo> spd_info();
+    Result<std::optional<DefaultPolicy>> default_policy();
     Result<std::vector<Ack>> execute(std::span<const Request> requests);
 
 private:

@@ -4,6 +4,7 @@
 
 #include "xfrmctl/netlink/kernel.hpp"
 #include "xfrmctl/plan/desired.hpp"
+#include "xfrmctl/plan/host.hpp"
 #include "xfrmctl/plan/interfaces.hpp"
 #include "xfrmctl/state/key_history.hpp"
 #include "xfrmctl/state/ledger.hpp"
@@ -73,6 +74,7 @@ struct TunnelPlan {
 
 struct Plan {
     std::vector<TunnelPlan> tunnels;
+    HostPlan host;
     bool has_changes() const;
     bool has_refusals() const; // refusals or errors: exit status 1
 };

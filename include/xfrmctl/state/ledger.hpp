@@ -4,6 +4,7 @@
 // listed here is someone else's and is never changed.
 #pragma once
 
+#include "xfrmctl/netlink/spd.hpp"
 #include "xfrmctl/util/result.hpp"
 
 #include <cstdint>
@@ -42,9 +43,14 @@ public:
     // Call after changing tunnels through at() before asking for owners.
     void reindex();
 
+    // The kernel's default policy as it was before we first set one.
+    const std::optional<netlink::DefaultPolicy>& saved_default() const { return saved_default_; }
+    void save_default(std::optional<netlink::DefaultPolicy> p) { saved_default_ = p; }
+
 private:
     std::map<std::string, OwnedTunnel> tunnels_;
     std::unordered_map<std::string, std::string> sa_index_, policy_index_, interface_index_;
+    std::optional<netlink::DefaultPolicy> saved_default_;
 };
 
 } // namespace xfrmctl::state

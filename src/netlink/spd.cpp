@@ -1,0 +1,90 @@
+#include "xfrmctl/netlink/spd.hpp"
+
+#include <sys/socket.h>
+
+namespace xfrmctl::netlink {
+
+const char* default_action_name(std::uint8_t action)
+{
+    return action == XFRM_USERPOLICY_BLOCK ? "block" : action == XFRM_USERPOLICY_ACCEPT ? "accept" : "unset";
+}
+
+Request build_spd_info_get()
+{
+    RequestBuilder b(XFRM_MSG_GETSPDINFO, 0);
+    *b.put_header<std::uint32_t>() = ~0u; // flags: the kernel ignores them
+    return b.finish();
+}
+
+Request build_hash_thresholds(std::uint16_t family, const HashThresholds& t)
+{
+    RequestBuilder b(XFRM_MSG_NEWSPDINFO, NLM_F_ACK);
+    *b.put_header<std::uint32_t>() = 0;
+    xfrmu_spdhthresh k{t.lbits, t.rbits};
+    b.put(family == AF_INET ? XFRMA_SPD_IPV4_HTHRESH : XFRMA_SPD_IPV6_HTHRESH, k);
+    return b.finish();
+}
+
+namespace {
+
+int store(const nlattr* attr, void* data)
+{
+    auto* table = static_cast<const nlattr**>(data);
+    if (mnl_attr_get_type(attr) <= XFRMA_SPD_MAX)
+        table[mnl_attr_get_type(attr)] = attr;
+    return MNL_CB_OK;
+}
+
+} // namespace
+
+Result<SpdInfo> parse_spd_info(const nlmsghdr* nlh)
+{
+    if (nlh->nlmsg_type != XFRM_MSG_NEWSPDINFO || mnl_nlmsg_get_payload_len(nlh) < sizeof(std::uint32_t))
+        return fail("not an SPD information message");
+    const nlattr* tb[XFRMA_SPD_MAX + 1] = {};
+    if (mnl_attr_parse(nlh, sizeof(std::uint32_t), store, tb) < 0)
+        return fail("malformed SPD information");
+    SpdInfo info;
+    auto thresholds = [&](int attr, HashThresholds& out) {
+        if (tb[attr] && mnl_attr_get_payload_len(tb[attr]) >= sizeof(xfrmu_spdhthresh)) {
+            const auto* t = static_cast<const xfrmu_spdhthresh*>(mnl_attr_get_payload(tb[attr]));
+            out = HashThresholds{t->lbits, t->rbits};
+        }
+    };
+    thresholds(XFRMA_SPD_IPV4_HTHRESH, info.ipv4);
+    thresholds(XFRMA_SPD_IPV6_HTHRESH, info.ipv6);
+    if (tb[XFRMA_SPD_INFO] && mnl_attr_get_payload_len(tb[XFRMA_SPD_INFO]) >= sizeof(xfrmu_spdinfo)) {
+        const auto* c = static_cast<const xfrmu_spdinfo*>(mnl_attr_get_payload(tb[XFRMA_SPD_INFO]));
+        info.policies_in = c->incnt;
+        info.policies_out = c->outcnt;
+        info.policies_fwd = c->fwdcnt;
+    }
+    return info;
+}
+
+Request build_default_get()
+{
+    RequestBuilder b(XFRM_MSG_GETDEFAULT, 0);
+    b.put_header<xfrm_userpolicy_default>();
+    return b.finish();
+}
+
+Request build_default_set(const DefaultPolicy& p)
+{
+    RequestBuilder b(XFRM_MSG_SETDEFAULT, NLM_F_ACK);
+    auto* k = b.put_header<xfrm_userpolicy_default>();
+    k->in = p.in;
+    k->fwd = p.fwd;
+    k->out = p.out;
+    return b.finish();
+}
+
+Result<DefaultPolicy> parse_default(const nlmsghdr* nlh)
+{
+    if (mnl_nlmsg_get_payload_len(nlh) < sizeof(xfrm_userpolicy_default))
+        return fail("not a default policy message");
+    const auto* k = static_cast<const xfrm_userpolicy_default*>(mnl_nlmsg_get_payload(nlh));
+    return DefaultPolicy{k->in, k->fwd, k->out};
+}
+
+} // namespace xfrmctl::netlink
