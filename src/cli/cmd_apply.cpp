@@ -27,12 +27,14 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
         return report_error(g, prepared.error());
     const plan::Plan& plan = prepared->plan;
     if (idle(plan)) {
+        reconcile_encap(g, prepared->definitions.tunnels, prepared->store.ledger);
         print_outcome(g, plan, nullptr, diff);
         return plan.has_refusals() ? kError : kOk;
     }
     auto report = engine::execute(plan, prepared->kernel.kernel, prepared->kernel.links, prepared->store);
     if (!report)
         return report_error(g, report.error());
+    reconcile_encap(g, prepared->definitions.tunnels, prepared->store.ledger);
     print_outcome(g, plan, &*report, diff);
     return (plan.has_refusals() || report->failed()) ? kError : kOk;
 }

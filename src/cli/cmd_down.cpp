@@ -51,6 +51,8 @@ int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool
     auto report = engine::execute(plan, kernel->kernel, kernel->links, *store);
     if (!report)
         return report_error(g, report.error());
+    if (auto defs = model::load_definitions(g.definitions))
+        reconcile_encap(g, *defs, store->ledger);
     print_outcome(g, plan, &*report, false);
     return report->failed() ? kError : kOk;
 }

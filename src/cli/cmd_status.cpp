@@ -1,5 +1,6 @@
 #include "context.hpp"
 #include "render.hpp"
+#include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/engine/status.hpp"
 #include "xfrmctl/model/loader.hpp"
@@ -48,7 +49,11 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     if (!links)
         return report_error(g, links.error());
     auto seen = state::Observations::load(g.state_dir);
-    auto tunnels = engine::tunnel_status({*defs, store->ledger, kernel->tables, *links, *traits}, seen,
+    std::set<std::uint16_t> held;
+    for (const auto& port : engine::needed_encap_ports(*defs, store->ledger))
+        if (engine::holder_running(port, g.state_dir))
+            held.insert(port.port);
+    auto tunnels = engine::tunnel_status({*defs, store->ledger, kernel->tables, *links, *traits, held}, seen,
                                          static_cast<std::uint64_t>(std::time(nullptr)));
     if (std::filesystem::is_directory(g.state_dir))
         (void)seen.save(g.state_dir); // only a hint for next time

@@ -64,5 +64,10 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names);
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all);
 int run_capabilities(const GlobalOptions& g);
 int run_monitor(const GlobalOptions& g, bool all, int count);
+int run_hold_encap(const std::vector<std::string>& args);
+
+// Starts or stops the ESP-in-UDP socket holders that the installed tunnels
+// need (see engine/encap_holder.hpp); warns of what it cannot do.
+void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger);
 
 } // namespace xfrmctl::cli

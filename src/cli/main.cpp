@@ -14,6 +14,7 @@ namespace {
 struct Commands {
     bool check = false, diff = false, all = false;
     int count = 0;
+    std::vector<std::string> hold;
     std::vector<std::string> names;
 };
 
@@ -45,6 +46,8 @@ void add_commands(CLI::App& app, Commands& c)
     auto* monitor = app.add_subcommand("monitor", "print the kernel's XFRM events for owned entries as they come");
     monitor->add_flag("--all", c.all, "every event, not only those of owned entries");
     monitor->add_option("--count", c.count, "stop after this many events")->check(CLI::PositiveNumber);
+    // Internal: the process that holds an ESP-in-UDP socket (started by apply).
+    app.add_subcommand("hold-encap", "")->group("")->add_option("args", c.hold)->expected(3);
     for (auto* sub : app.get_subcommands({}))
         sub->fallthrough(); // global options may also follow the command
 }
@@ -63,6 +66,8 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
         return run_capabilities(g);
     if (app.got_subcommand("monitor"))
         return run_monitor(g, c.all, c.count);
+    if (app.got_subcommand("hold-encap"))
+        return run_hold_encap(c.hold);
     return run_down(g, c.names, c.all);
 }
 

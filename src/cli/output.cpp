@@ -3,6 +3,7 @@
 #include "context.hpp"
 #include "render.hpp"
 #include "xfrmctl/engine/capabilities.hpp"
+#include "xfrmctl/engine/encap_holder.hpp"
 
 #include <iostream>
 
@@ -67,6 +68,15 @@ Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing)
         return fail(links.error());
     plan::Plan plan = engine::plan_apply(*defs, kernel->tables, *links, store->ledger, store->history, *traits);
     return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(*links), std::move(plan)};
+}
+
+void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger)
+{
+    std::error_code ec;
+    auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto report = engine::reconcile_holders(engine::needed_encap_ports(defs, ledger), g.state_dir, self);
+    for (const auto& w : report.warnings)
+        warn(w);
 }
 
 void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff)

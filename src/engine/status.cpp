@@ -138,6 +138,9 @@ std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observati
         check_sas(s, d, lookup, owned ? *owned : none, seen, now);
         check_policies(s, d, lookup, owned ? *owned : none);
         check_interface(s, d, in.links);
+        if (t.encapsulation && !in.held_encap_ports.contains(t.encapsulation->local_port))
+            demote(s, Health::degraded,
+                   fmt::format("no socket holds UDP port {} for ESP in UDP (run apply)", t.encapsulation->local_port));
         result.push_back(std::move(s));
     }
     return result;

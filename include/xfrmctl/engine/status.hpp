@@ -9,6 +9,7 @@
 #include "xfrmctl/state/observations.hpp"
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,7 @@ struct StatusInputs {
     const netlink::Tables& kernel;
     const plan::LinkSnapshot& links;
     const plan::KernelTraits& traits;
+    const std::set<std::uint16_t>& held_encap_ports; // UDP ports with an ESP-in-UDP socket held
 };
 
 std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& observations, std::uint64_t now);
