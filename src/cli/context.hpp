@@ -66,6 +66,14 @@ int run_capabilities(const GlobalOptions& g);
 int run_monitor(const GlobalOptions& g, bool all, int count);
 int run_hold_encap(const std::vector<std::string>& args);
 
+struct ExplainArgs {
+    std::string src, dst, proto;
+    std::uint16_t port = 0, sport = 0;
+    std::uint32_t mark = 0, if_id = 0;
+    std::string dir = "out";
+};
+int run_explain(const GlobalOptions& g, const ExplainArgs& args);
+
 // Starts or stops the ESP-in-UDP socket holders that the installed tunnels
 // need (see engine/encap_holder.hpp); warns of what it cannot do.
 void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger);

@@ -15,6 +15,7 @@ struct Commands {
     bool check = false, diff = false, all = false;
     int count = 0;
     std::vector<std::string> hold;
+    ExplainArgs explain;
     std::vector<std::string> names;
 };
 
@@ -46,6 +47,15 @@ void add_commands(CLI::App& app, Commands& c)
     auto* monitor = app.add_subcommand("monitor", "print the kernel's XFRM events for owned entries as they come");
     monitor->add_flag("--all", c.all, "every event, not only those of owned entries");
     monitor->add_option("--count", c.count, "stop after this many events")->check(CLI::PositiveNumber);
+    auto* explain = app.add_subcommand("explain", "what the kernel does with one flow: which policy, template and SA, and why");
+    explain->add_option("src", c.explain.src, "the source address")->required();
+    explain->add_option("dst", c.explain.dst, "the destination address")->required();
+    explain->add_option("proto", c.explain.proto, "the IP protocol (tcp, udp, icmp, ... or a number)");
+    explain->add_option("port", c.explain.port, "the destination port");
+    explain->add_option("--sport", c.explain.sport, "the source port");
+    explain->add_option("--dir", c.explain.dir, "the direction: out (default), in or fwd")->check(CLI::IsMember({"out", "in", "fwd"}));
+    explain->add_option("--mark", c.explain.mark, "the packet's mark");
+    explain->add_option("--if-id", c.explain.if_id, "the XFRM interface the packet goes through");
     // Internal: the process that holds an ESP-in-UDP socket (started by apply).
     app.add_subcommand("hold-encap", "")->group("")->add_option("args", c.hold)->expected(3);
     for (auto* sub : app.get_subcommands({}))
@@ -66,6 +76,8 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
         return run_capabilities(g);
     if (app.got_subcommand("monitor"))
         return run_monitor(g, c.all, c.count);
+    if (app.got_subcommand("explain"))
+        return run_explain(g, c.explain);
     if (app.got_subcommand("hold-encap"))
         return run_hold_encap(c.hold);
     return run_down(g, c.names, c.all);
