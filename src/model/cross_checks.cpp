@@ -49,11 +49,17 @@ Parsed<void> check_sa_identities(const Tunnel& t, Registry& sas, Registry& key_f
     return result;
 }
 
-std::string selector_key(const Prefix& local, const Prefix& remote, const std::optional<Traffic>& traffic)
+// A policy's identity includes its mark and if_id (xfrm_policy_insert_list),
+// so tunnels bound to different interfaces, or marks, may share selectors.
+std::string selector_key(const Tunnel& t, const Prefix& local, const Prefix& remote)
 {
     std::string key = local.str() + " " + remote.str();
-    if (traffic)
-        key += fmt::format(" proto {} {} {}", traffic->protocol, traffic->local_port, traffic->remote_port);
+    if (t.traffic)
+        key += fmt::format(" proto {} {} {}", t.traffic->protocol, t.traffic->local_port, t.traffic->remote_port);
+    if (t.mark)
+        key += fmt::format(" mark {}/{}", t.mark->value, t.mark->mask);
+    if (t.interface)
+        key += " interface " + t.interface->name;
     return key;
 }
 
@@ -66,7 +72,7 @@ Parsed<void> check_selectors(const Tunnel& t, Registry& selectors)
             const Prefix& local = t.local.subnets[l];
             if (local.address.family != remote.address.family)
                 continue;
-            if (auto first = selectors.claim(selector_key(local, remote, t.traffic), {t.file, t.path()}))
+            if (auto first = selectors.claim(selector_key(t, local, remote), {t.file, t.path()}))
                 return std::unexpected(Diagnostic{t.file, t.path() + "/local/subnets/" + std::to_string(l),
                                                   fmt::format("traffic {} -> {} is already protected by {}", local.str(),
                                                               remote.str(), first->str())});
@@ -74,17 +80,29 @@ Parsed<void> check_selectors(const Tunnel& t, Registry& selectors)
     return {};
 }
 
+Parsed<void> check_interfaces(const Tunnel& t, Registry& names)
+{
+    if (!t.interface)
+        return {};
+    if (auto first = names.claim(t.interface->name, {t.file, t.path() + "/interface/name"}))
+        return std::unexpected(Diagnostic{t.file, t.path() + "/interface/name",
+                                          fmt::format("interface {} is already used by {}", t.interface->name, first->str())});
+    return {};
+}
+
 } // namespace
 
 Parsed<void> check_across_tunnels(const Definitions& defs)
 {
-    Registry sas, key_files, selectors;
+    Registry sas, key_files, selectors, interfaces;
     for (const auto& t : defs.tunnels) {
         if (!t.present)
             continue;
         if (auto ok = check_sa_identities(t, sas, key_files); !ok)
             return ok;
         if (auto ok = check_selectors(t, selectors); !ok)
+            return ok;
+        if (auto ok = check_interfaces(t, interfaces); !ok)
             return ok;
     }
     return {};

@@ -232,19 +232,23 @@ ECHO4='icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply'
 ECHO6='icmp6 and (ip6[40] == 128 or ip6[40] == 129)'
 
 # protected_ping PROTO HOST PING_ARGS...: five pings through the tunnel; the
-# wire shows PROTO (esp or ah) for each of the ten packets and no bare echo;
-# with ESP the payload never appears in clear.
+# wire shows PROTO (esp, ah, or esp-in-udp) for each of the ten packets and
+# no bare echo; with ESP the payload never appears in clear.
 protected_ping() {
-    local proto=$1 host=$2
+    local proto=$1 host=$2 filter
     shift 2
+    case $proto in
+    esp) filter='esp or (ip6 and ip6[6] == 50)' ;;
+    ah) filter='ah or (ip6 and ip6[6] == 51)' ;;
+    esp-in-udp) filter='udp port 4500' ;;
+    esac
     capture_start protected
     ping_ok "$host" "$@"
     capture_stop protected
     expect_eq "$(capture_count protected "$ECHO4")" 0 "no bare IPv4 echo on the wire"
     expect_eq "$(capture_count protected "$ECHO6")" 0 "no bare IPv6 echo on the wire"
-    expect_gt "$(capture_count protected "$proto or (ip6 and ip6[6] == $([ "$proto" = esp ] && echo 50 || echo 51))")" 9 \
-        "every ping on the wire is $proto"
-    if [ "$proto" = esp ]; then
+    expect_gt "$(capture_count protected "$filter")" 9 "every ping on the wire is $proto"
+    if [ "$proto" != ah ]; then
         expect_eq "$(capture_has_pattern protected)" 0 "the payload never crosses in clear"
     fi
 }
@@ -262,4 +266,59 @@ counters_rise() {
 amend() {
     local file="$WORK/$1/defs/$2"
     jq "$3" "$file" > "$file.new" && mv "$file.new" "$file"
+}
+
+# nat_hosts: west behind a masquerading NAT, east on the wire with the NAT's
+# public side (captures on the wire see the NATed traffic).
+#   west 192.168.1.2 (lan 10.1.0.1) -- nat 192.168.1.1 | 203.0.113.1 -- [wire] -- east 203.0.113.2 (lan 10.2.0.1)
+# The masquerade is iptables' legacy one: this UML kernel has no nftables
+# NAT chain type (CONFIG_NFT_NAT), though it has conntrack and MASQUERADE.
+nat_hosts() {
+    for ns in west nat east wire; do
+        ip netns add $ns
+        ip -n $ns link set lo up
+    done
+    ip -n wire link add br0 type bridge && ip -n wire link set br0 up
+    ip link add wan netns west type veth peer name inside netns nat
+    ip link add public netns nat type veth peer name nat netns wire
+    ip link add wan netns east type veth peer name east netns wire
+    for port in nat east; do ip -n wire link set $port master br0 up; done
+    ip -n west addr add 192.168.1.2/24 dev wan && ip -n west link set wan up
+    ip -n west route add default via 192.168.1.1
+    ip -n west link add lan type dummy && ip -n west addr add 10.1.0.1/24 dev lan && ip -n west link set lan up
+    ip -n nat addr add 192.168.1.1/24 dev inside && ip -n nat link set inside up
+    ip -n nat addr add 203.0.113.1/24 dev public && ip -n nat link set public up
+    ip netns exec nat sysctl -qw net.ipv4.ip_forward=1
+    ip -n east addr add 203.0.113.2/24 dev wan && ip -n east link set wan up
+    ip -n east link add lan type dummy && ip -n east addr add 10.2.0.1/24 dev lan && ip -n east link set lan up
+    ip -n east route add 10.1.0.0/24 via 203.0.113.1
+    ip netns exec nat iptables-legacy -t nat -A POSTROUTING -o public -j MASQUERADE
+    mkdir -p "$WORK/west" "$WORK/east"
+}
+
+# star_hosts: hub 192.0.2.1 (lan 10.1.0.1), spoke-a 192.0.2.2 (lan 10.2.0.1)
+# and spoke-b 192.0.2.3 (lan 10.3.0.1) on one wire; no routes between the
+# lans (route-based tunnels bring them).
+star_hosts() {
+    ip netns add wire
+    ip -n wire link add br0 type bridge && ip -n wire link set br0 up
+    local i=1
+    for host in hub spoke-a spoke-b; do
+        ip netns add $host
+        ip -n $host link set lo up
+        ip link add wan netns $host type veth peer name $host netns wire
+        ip -n wire link set $host master br0 up
+        ip -n $host addr add 192.0.2.$i/24 dev wan && ip -n $host link set wan up
+        ip -n $host link add lan type dummy && ip -n $host addr add 10.$i.0.1/24 dev lan && ip -n $host link set lan up
+        ip netns exec $host sysctl -qw net.ipv4.ip_forward=1
+        mkdir -p "$WORK/$host"
+        i=$((i + 1))
+    done
+}
+
+# teardown: every namespace gone (and any ESP-in-UDP holder stopped).
+teardown() {
+    pkill -f "hold-encap" 2>/dev/null || true
+    for ns in $(ip netns list | cut -d' ' -f1); do ip netns del "$ns"; done
+    rm -rf "$WORK"/*
 }

@@ -1,29 +1,12 @@
 #!/bin/bash
-# NAT traversal: west sits behind a masquerading NAT in its own namespace;
-# ESP goes in UDP port 4500, through the NAT, both ways. (The masquerade is
-# iptables' legacy one: this UML kernel has no nftables NAT chain type,
-# CONFIG_NFT_NAT, though it has conntrack and MASQUERADE.) The
+# NAT traversal: west sits behind a masquerading NAT in its own namespace
+# (see nat_hosts in lib.sh); ESP goes in UDP port 4500, through the NAT,
+# both ways. The
 # wire between the NAT and east shows UDP 4500 and never bare ESP; the UDP
 # sockets that decapsulate are held while the tunnel exists.
 #   west 192.168.1.2 (lan 10.1.0.1) -- nat 192.168.1.1 | 203.0.113.1 -- [wire] -- east 203.0.113.2 (lan 10.2.0.1)
 . "$XFRMCTL_REPO/tests/uml/lib.sh"
-for ns in west nat east wire; do ip netns add $ns; ip -n $ns link set lo up; done
-ip -n wire link add br0 type bridge && ip -n wire link set br0 up
-ip link add wan netns west type veth peer name inside netns nat
-ip link add public netns nat type veth peer name nat netns wire
-ip link add wan netns east type veth peer name east netns wire
-for port in nat east; do ip -n wire link set $port master br0 up; done
-ip -n west addr add 192.168.1.2/24 dev wan && ip -n west link set wan up
-ip -n west route add default via 192.168.1.1
-ip -n west link add lan type dummy && ip -n west addr add 10.1.0.1/24 dev lan && ip -n west link set lan up
-ip -n nat addr add 192.168.1.1/24 dev inside && ip -n nat link set inside up
-ip -n nat addr add 203.0.113.1/24 dev public && ip -n nat link set public up
-ip netns exec nat sysctl -qw net.ipv4.ip_forward=1
-ip -n east addr add 203.0.113.2/24 dev wan && ip -n east link set wan up
-ip -n east link add lan type dummy && ip -n east addr add 10.2.0.1/24 dev lan && ip -n east link set lan up
-ip -n east route add 10.1.0.0/24 via 203.0.113.1
-ip netns exec nat iptables-legacy -t nat -A POSTROUTING -o public -j MASQUERADE
-mkdir -p "$WORK/west" "$WORK/east"
+nat_hosts
 
 log "the tunnel: west knows east's address; east knows only the NAT's"
 new_key "$WORK/keys/nat.w2e" 36
