@@ -27,7 +27,7 @@ for dir in "$corpus"/*/; do
     { read -r file; read -r path; read -r message; } < "$WORK/case/expect"
     config=tunnels.json
     [ -f "$WORK/case/config" ] && config=$(cat "$WORK/case/config")
-    run() { ip netns exec west "$XFRMCTL" -c "$WORK/case/$config" --state-dir "$WORK/west/state" "$@"; }
+    run() { in_ns west "$XFRMCTL" -c "$WORK/case/$config" --state-dir "$WORK/west/state" "$@"; }
     for command in validate apply "apply --json"; do
         set +e
         run $command > "$WORK/stdout" 2> "$WORK/stderr"
