@@ -261,6 +261,22 @@ protected_ping() {
     fi
 }
 
+# dropped_ping HOST PING_ARGS...: three pings that must get no answer, and
+# whose packets never cross in clear (nor their payload).
+dropped_ping() {
+    local host=$1
+    shift
+    capture_start dropped
+    set +e
+    in_ns "$host" ping -q -c 3 -i 0.2 -W 1 -p "$PATTERN" "$@" > /dev/null 2>&1
+    local rc=$?
+    set -e
+    capture_stop dropped
+    expect_ne "$rc" 0 "no answer to ping $*"
+    expect_eq "$(capture_count dropped "$ECHO4")" 0 "no clear echo on the wire"
+    expect_eq "$(capture_has_pattern dropped)" 0 "the payload never crosses"
+}
+
 # counters_rise HOST SPI...: each SA has carried bytes (ip xfrm's view).
 counters_rise() {
     local host=$1

@@ -9,4 +9,5 @@ protected_ping esp west 192.0.2.2
 expect_contains "$(capture_text protected)" "ESP(spi=0x00002001" "west's SPI on the wire"
 counters_rise west 0x2001 0x2002
 counters_rise east 0x2001 0x2002
-expect_rc 0 "status: up on both ends" sh -c "$(declare -f xctl); WORK=$WORK XFRMCTL=$XFRMCTL; xctl west status && xctl east status"
+expect_rc 0 "status: up at west" xctl west status
+expect_rc 0 "status: up at east" xctl east status
