@@ -24,7 +24,9 @@ nlohmann::json as_json(const engine::Capabilities& caps)
             {"sa_direction", t.sa_dir},
             {"xfrm_interfaces", t.xfrm_interfaces},
             {"vti", t.vti},
-            {"vti6", t.vti6}};
+            {"vti6", t.vti6},
+            {"ipcomp_ipv4", t.ipcomp4},
+            {"ipcomp_ipv6", t.ipcomp6}};
 }
 
 void print(const engine::Capabilities& caps)
@@ -35,7 +37,9 @@ void print(const engine::Capabilities& caps)
     auto yes = [](bool b) { return b ? "yes" : "no"; };
     std::cout << fmt::format("{:<44} {}\n", "SA direction (XFRMA_SA_DIR)", yes(t.sa_dir))
               << fmt::format("{:<44} {}\n", "XFRM interfaces", yes(t.xfrm_interfaces))
-              << fmt::format("{:<44} {}\n", "VTI (IPv4)", yes(t.vti)) << fmt::format("{:<44} {}\n", "VTI (IPv6)", yes(t.vti6));
+              << fmt::format("{:<44} {}\n", "VTI (IPv4)", yes(t.vti)) << fmt::format("{:<44} {}\n", "VTI (IPv6)", yes(t.vti6))
+              << fmt::format("{:<44} {}\n", "IPComp (deflate) over IPv4", yes(t.ipcomp4))
+              << fmt::format("{:<44} {}\n", "IPComp (deflate) over IPv6", yes(t.ipcomp6));
 }
 
 } // namespace

@@ -40,7 +40,7 @@ Result<KernelSnapshot> snapshot_kernel()
 Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs)
 {
     if (g.no_probe) // modern kernels: XFRM interfaces, SAs without a direction
-        return plan::KernelTraits{false, true, false, false};
+        return plan::KernelTraits{false, true, false, false, false, false};
     auto caps = engine::probe_kernel(engine::needed_transforms(defs));
     if (!caps)
         return fail(caps.error());

@@ -52,6 +52,20 @@ bool probe_sa_dir(netlink::Kernel& kernel, const TransformProbe& working)
     return got && *got && (*got)->dir == 1;
 }
 
+// An IPComp SA (its CPI, in the SPI field, must fit 16 bits).
+bool probe_ipcomp(netlink::Kernel& kernel, std::uint16_t family)
+{
+    bool v4 = family == AF_INET;
+    netlink::SaEntry sa;
+    sa.id = netlink::SaId{*IpAddress::parse(v4 ? "198.18.0.2" : "2001:db8:ff::2"), 0x9000, IPPROTO_COMP, {}};
+    sa.saddr = *IpAddress::parse(v4 ? "198.18.0.1" : "2001:db8:ff::1");
+    sa.mode = netlink::Mode::transport;
+    sa.comp = netlink::SaAlgorithm{"deflate", 0, 0, {}, {}};
+    netlink::Request add = netlink::build_sa(XFRM_MSG_NEWSA, sa);
+    auto acks = kernel.execute(std::span(&add, 1));
+    return acks && (*acks)[0].ok();
+}
+
 bool probe_link(netlink::Links& links, netlink::LinkKind kind, const char* name)
 {
     netlink::LinkSpec spec{name, kind, 1, {}, {}, 0};
@@ -117,6 +131,8 @@ int run_probe_child(const std::vector<TransformProbe>& transforms, int out_fd)
     report["xfrm"] = probe_link(*links, netlink::LinkKind::xfrm, "xfrmctlprobe0");
     report["vti"] = probe_link(*links, netlink::LinkKind::vti, "xfrmctlprobe1");
     report["vti6"] = probe_link(*links, netlink::LinkKind::vti6, "xfrmctlprobe2");
+    report["ipcomp4"] = probe_ipcomp(*kernel, AF_INET);
+    report["ipcomp6"] = probe_ipcomp(*kernel, AF_INET6);
     report["ok"] = true;
     write_all(out_fd, report.dump());
     return 0;
@@ -130,7 +146,8 @@ Result<Capabilities> parse_probe_report(const std::string& text, const std::vect
             return fail("cannot probe the kernel: " + report.at("error").get<std::string>() +
                         " (run as root, or give --no-probe)");
         Capabilities caps;
-        caps.traits = {report.at("sa_dir"), report.at("xfrm"), report.at("vti"), report.at("vti6")};
+        caps.traits = {report.at("sa_dir"), report.at("xfrm"),    report.at("vti"),
+                       report.at("vti6"),   report.at("ipcomp4"), report.at("ipcomp6")};
         const json& results = report.at("transforms");
         for (std::size_t i = 0; i < transforms.size(); ++i)
             caps.transforms.push_back({transforms[i], results.at(i).at("error"), results.at(i).at("reason")});

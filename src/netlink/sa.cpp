@@ -53,7 +53,7 @@ bool same_optional(const std::optional<SaAlgorithm>& a, const std::optional<SaAl
 SaEntry SaEntry::clone() const
 {
     SaEntry s{id,     saddr, mode,  reqid, flags,       replay_window, clone_optional(aead), clone_optional(crypt),
-              clone_optional(auth), limits, encap, if_id, output_mark, dir,           counters};
+              clone_optional(auth), clone_optional(comp), limits, encap, if_id, output_mark, dir, counters};
     return s;
 }
 
@@ -62,6 +62,7 @@ bool SaEntry::same_config(const SaEntry& o, bool compare_keys) const
     return id == o.id && saddr == o.saddr && mode == o.mode && reqid == o.reqid && flags == o.flags &&
            replay_window == o.replay_window && same_optional(aead, o.aead, compare_keys) &&
            same_optional(crypt, o.crypt, compare_keys) && same_optional(auth, o.auth, compare_keys) &&
+           same_optional(comp, o.comp, compare_keys) &&
            limits == o.limits && encap == o.encap && if_id == o.if_id && output_mark == o.output_mark && dir == o.dir;
 }
 
@@ -69,7 +70,7 @@ std::string SaEntry::describe() const
 {
     std::string s = fmt::format("sa {} -> {} {} spi 0x{:08x} {} reqid {}", saddr.str(), id.daddr.str(),
                                 protocol_name(id.proto), id.spi, mode_name(mode), reqid);
-    for (const auto* a : {&aead, &crypt, &auth})
+    for (const auto* a : {&aead, &crypt, &auth, &comp})
         if (*a)
             s += " " + (*a)->name;
     if (replay_window)
@@ -151,6 +152,8 @@ Request build_sa(std::uint16_t msg_type, const SaEntry& sa)
         put_algorithm<xfrm_algo>(b, XFRMA_ALG_CRYPT, *sa.crypt);
     if (sa.auth)
         put_algorithm<xfrm_algo_auth>(b, XFRMA_ALG_AUTH_TRUNC, *sa.auth);
+    if (sa.comp)
+        put_algorithm<xfrm_algo>(b, XFRMA_ALG_COMP, *sa.comp);
     put_replay(b, sa);
     put_mark(b, XFRMA_MARK, sa.id.mark);
     if (sa.encap) {
@@ -267,6 +270,12 @@ Status parse_algorithms(const AttributeTable& tb, SaEntry& sa)
         if (!alg)
             return fail(alg.error());
         sa.auth = std::move(*alg);
+    }
+    if (const nlattr* a = tb.get(XFRMA_ALG_COMP)) {
+        auto alg = parse_algorithm<xfrm_algo>(a);
+        if (!alg)
+            return fail(alg.error());
+        sa.comp = std::move(*alg);
     }
     return {};
 }

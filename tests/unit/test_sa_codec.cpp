@@ -163,3 +163,16 @@ TEST_CASE("the SA's direction (XFRMA_SA_DIR) survives build and parse")
     sa.dir = 0;
     CHECK_FALSE(parsed->same_config(sa));
 }
+
+TEST_CASE("an IPComp SA's algorithm survives build and parse")
+{
+    SaEntry sa;
+    sa.id = SaId{*IpAddress::parse("192.0.2.2"), 0x9000, IPPROTO_COMP, {}};
+    sa.saddr = *IpAddress::parse("192.0.2.1");
+    sa.comp = SaAlgorithm{"deflate", 0, 0, {}, fingerprint_of({})};
+    auto parsed = parse_sa(build_sa(XFRM_MSG_NEWSA, sa).header());
+    REQUIRE(parsed);
+    REQUIRE(parsed->comp);
+    CHECK(parsed->comp->name == "deflate");
+    CHECK(parsed->same_config(sa));
+}

@@ -63,6 +63,7 @@ struct SaEntry {
     std::uint8_t flags = 0;
     std::uint32_t replay_window = 0;
     std::optional<SaAlgorithm> aead, crypt, auth;
+    std::optional<SaAlgorithm> comp; // IPComp (RFC 3173): a name, no key
     Limits limits;
     std::optional<Encapsulation> encap;
     std::uint32_t if_id = 0;

@@ -18,6 +18,7 @@ struct KernelTraits {
     bool sa_dir = false; // SAs carry their direction (XFRMA_SA_DIR, Linux 6.10)
     bool xfrm_interfaces = false;
     bool vti = false, vti6 = false;
+    bool ipcomp4 = false, ipcomp6 = false; // reported by `capabilities`; no definition uses IPComp
 };
 
 struct DesiredSa {
