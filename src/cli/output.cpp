@@ -5,6 +5,7 @@
 #include "xfrmctl/engine/capabilities.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
 
+#include <ctime>
 #include <iostream>
 
 namespace xfrmctl::cli {
@@ -66,7 +67,8 @@ Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing)
     auto links = engine::read_links(kernel->links, defs->tunnels, store->ledger);
     if (!links)
         return fail(links.error());
-    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, *links, store->ledger, store->history, *traits);
+    plan::Plan plan = engine::plan_apply(*defs, kernel->tables, *links, store->ledger, store->history, *traits,
+                                         static_cast<std::int64_t>(std::time(nullptr)));
     return Prepared{std::move(*defs), std::move(*store), std::move(*kernel), std::move(*links), std::move(plan)};
 }
 

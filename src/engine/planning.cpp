@@ -57,17 +57,19 @@ Result<plan::LinkSnapshot> read_links(netlink::Links& links, const model::Defini
 }
 
 plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const plan::LinkSnapshot& links,
-                      const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits)
+                      const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits,
+                      std::int64_t now)
 {
     std::vector<std::string> names;
     std::set<std::string> absent;
     for (const auto& t : defs.tunnels.tunnels)
         (t.present ? names.push_back(t.name) : (void)absent.insert(t.name));
     auto reqids = plan::assign_reqids(names, ledger, kernel);
+    const std::set<std::string>& retired = ledger.retired();
     std::vector<plan::DesiredTunnel> desired;
     for (const auto& t : defs.tunnels.tunnels)
         if (t.present)
-            desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), &defs.keys, traits));
+            desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), {.keys = &defs.keys, .traits = traits, .now = now, .retired = &retired}));
     if (defs.tunnels.host)
         desired.push_back(plan::compile_host(*defs.tunnels.host));
     plan::Plan plan = plan::make_plan({desired, absent, ledger, kernel, history, links});

@@ -132,7 +132,8 @@ std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observati
         s.health = Health::up;
         const state::OwnedTunnel* owned = ledger.find(t.name);
         state::OwnedTunnel none;
-        plan::DesiredTunnel d = plan::compile_tunnel(t, owned ? owned->reqid : 0, nullptr, traits);
+        plan::DesiredTunnel d = plan::compile_tunnel(t, owned ? owned->reqid : 0,
+                                                     {.traits = traits, .now = static_cast<std::int64_t>(now), .retired = &ledger.retired()});
         if (!owned)
             demote(s, Health::down, "not applied");
         check_sas(s, d, lookup, owned ? *owned : none, seen, now);

@@ -6,7 +6,10 @@
 #include <netinet/in.h>
 
 #include <array>
+#include <algorithm>
 #include <charconv>
+#include <cstdio>
+#include <ctime>
 
 namespace xfrmctl::model {
 
@@ -200,13 +203,15 @@ Parsed<KeyRef> read_key_ref(const Origin& o, const json& v, const std::string& a
     return KeyRef{*spi, path.is_absolute() ? path : base_dir / path, *file, o.error(at, "").path};
 }
 
-Parsed<DirectionKeys> read_direction(const Origin& o, const json& keying, const char* direction, const Tunnel& t,
-                                     const std::filesystem::path& base_dir)
+// One direction's keys, `direction` ("outbound" or "inbound") of the object
+// at `parent_at`.
+Parsed<DirectionKeys> read_direction(const Origin& o, const json& parent, const char* direction, const std::string& parent_at,
+                                     const Tunnel& t, const std::filesystem::path& base_dir)
 {
-    std::string at = std::string("/keying/") + direction;
-    const json* v = find_member(keying, direction);
+    std::string at = parent_at + "/" + direction;
+    const json* v = find_member(parent, direction);
     if (!v)
-        return o.fail("/keying", fmt::format("missing field \"{}\"", direction));
+        return o.fail(parent_at, fmt::format("missing field \"{}\"", direction));
     DirectionKeys keys;
     if (t.protocol != Protocol::ah_esp) {
         auto ref = read_key_ref(o, *v, at, base_dir);
@@ -233,12 +238,97 @@ Parsed<DirectionKeys> read_direction(const Origin& o, const json& keying, const 
 
 } // namespace
 
+namespace {
+
+// "2026-11-27T12:00:00Z" or with an offset, "2026-11-27T13:00:00+01:00".
+std::optional<std::int64_t> parse_time(const std::string& text)
+{
+    std::tm tm{};
+    const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    if (!rest)
+        return std::nullopt;
+    std::int64_t seconds = timegm(&tm);
+    std::string zone(rest);
+    if (zone == "Z")
+        return seconds;
+    int hours = 0, minutes = 0;
+    char sign = 0;
+    if (zone.size() != 6 || std::sscanf(zone.c_str(), "%c%2d:%2d", &sign, &hours, &minutes) != 3 || (sign != '+' && sign != '-'))
+        return std::nullopt;
+    std::int64_t offset = hours * 3600 + minutes * 60;
+    return sign == '+' ? seconds - offset : seconds + offset;
+}
+
+Parsed<void> read_send(const Origin& o, const json& v, const std::string& at, Generation& g)
+{
+    if (v.is_boolean()) {
+        g.send = v.get<bool>();
+        return {};
+    }
+    if (v.is_string())
+        if (auto when = parse_time(v.get<std::string>())) {
+            g.send_from = *when;
+            return {};
+        }
+    return o.fail(at, fmt::format("expected true, false or a time like \"2026-11-27T12:00:00Z\", got {}", brief(v)));
+}
+
+Parsed<Generation> read_generation(const Origin& o, const json& v, const std::string& at, const Tunnel& t,
+                                   const std::filesystem::path& base_dir, std::size_t index)
+{
+    if (!v.is_object())
+        return o.fail(at, fmt::format("expected an object with outbound and inbound keys, got {} ({})", type_name(v), brief(v)));
+    if (auto ok = check_keys(o, v, at, {"name", "outbound", "inbound", "send"}); !ok)
+        return std::unexpected(ok.error());
+    Generation g;
+    g.name = "g" + std::to_string(index + 1);
+    g.path = o.error(at, "").path;
+    if (const json* name = find_member(v, "name")) {
+        auto text = read_string(o, *name, at + "/name");
+        if (!text)
+            return std::unexpected(text.error());
+        g.name = *text;
+    }
+    for (auto [key, keys] : {std::pair{"outbound", &g.outbound}, {"inbound", &g.inbound}}) {
+        auto read = read_direction(o, v, key, at, t, base_dir);
+        if (!read)
+            return std::unexpected(read.error());
+        *keys = std::move(*read);
+    }
+    if (const json* send = find_member(v, "send"))
+        if (auto ok = read_send(o, *send, at + "/send", g); !ok)
+            return std::unexpected(ok.error());
+    return g;
+}
+
+Parsed<void> read_generations(const Origin& o, const json& v, Tunnel& t, const std::filesystem::path& base_dir)
+{
+    const std::string at = "/keying/generations";
+    if (!v.is_array() || v.empty() || v.size() > 8)
+        return o.fail(at, "expected a list of 1 to 8 key generations, oldest first");
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        auto g = read_generation(o, v[i], at + "/" + std::to_string(i), t, base_dir, i);
+        if (!g)
+            return std::unexpected(g.error());
+        for (const auto& seen : t.generations)
+            if (seen.name == g->name)
+                return o.fail(at + "/" + std::to_string(i) + "/name", fmt::format("generation \"{}\" is listed twice", g->name));
+        t.generations.push_back(std::move(*g));
+    }
+    bool any = std::any_of(t.generations.begin(), t.generations.end(), [](const auto& g) { return g.send; });
+    if (!any)
+        return o.fail(at, "no generation ever sends: give one \"send\": true or a time");
+    return {};
+}
+
+} // namespace
+
 Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::filesystem::path& base_dir)
 {
     auto keying = require_object(o, j, "keying", "");
     if (!keying)
         return std::unexpected(keying.error());
-    if (auto ok = check_keys(o, **keying, "/keying", {"method", "outbound", "inbound"}); !ok)
+    if (auto ok = check_keys(o, **keying, "/keying", {"method", "outbound", "inbound", "generations", "grace"}); !ok)
         return ok;
     const json* method = find_member(**keying, "method");
     if (!method)
@@ -248,14 +338,27 @@ Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::f
         return std::unexpected(name.error());
     if (*name == "ikev2")
         return o.fail("/keying/method", "\"ikev2\" is part of format version 1 but not supported by this build yet");
-    auto outbound = read_direction(o, **keying, "outbound", t, base_dir);
-    if (!outbound)
-        return std::unexpected(outbound.error());
-    auto inbound = read_direction(o, **keying, "inbound", t, base_dir);
-    if (!inbound)
-        return std::unexpected(inbound.error());
-    t.outbound = std::move(*outbound);
-    t.inbound = std::move(*inbound);
+    if (const json* grace = find_member(**keying, "grace")) {
+        auto seconds = read_uint(o, *grace, "/keying/grace", 1, 86400);
+        if (!seconds)
+            return std::unexpected(seconds.error());
+        t.grace = static_cast<std::uint32_t>(*seconds);
+    }
+    if (const json* generations = find_member(**keying, "generations")) {
+        if ((*keying)->contains("outbound") || (*keying)->contains("inbound"))
+            return o.fail("/keying", "give either \"generations\" or \"outbound\" and \"inbound\", not both");
+        return read_generations(o, *generations, t, base_dir);
+    }
+    Generation only; // the simple form: one generation, sending
+    only.name = "g1";
+    only.path = o.error("/keying", "").path;
+    for (auto [key, keys] : {std::pair{"outbound", &only.outbound}, {"inbound", &only.inbound}}) {
+        auto read = read_direction(o, **keying, key, "/keying", t, base_dir);
+        if (!read)
+            return std::unexpected(read.error());
+        *keys = std::move(*read);
+    }
+    t.generations.push_back(std::move(only));
     return {};
 }
 

@@ -20,6 +20,14 @@ const char* protocol_name(Protocol p)
     return p == Protocol::esp ? "esp" : p == Protocol::ah ? "ah" : "ah+esp";
 }
 
+const Generation* Tunnel::sender(std::int64_t now) const
+{
+    for (auto it = generations.rbegin(); it != generations.rend(); ++it)
+        if (it->sends_at(now))
+            return &*it;
+    return nullptr;
+}
+
 const Tunnel* Definitions::find(const std::string& name) const
 {
     for (const auto& t : tunnels)

@@ -1,5 +1,6 @@
 #include "xfrmctl/plan/desired.hpp"
 
+#include <fmt/format.h>
 #include <linux/udp.h>
 #include <netinet/in.h>
 
@@ -78,6 +79,7 @@ struct Context {
     const model::KeyRing* keys;
     const KernelTraits& traits;
     Binding bind;
+    std::string generation;
 };
 
 void set_replay(netlink::SaEntry& sa, const Context& c, bool outbound)
@@ -109,7 +111,7 @@ DesiredSa make_sa(const Context& c, const model::KeyRef& ref, model::Protocol pr
 {
     const model::Tunnel& t = c.t;
     const model::Proposal& p = *(proto == model::Protocol::esp ? t.esp_proposal : t.ah_proposal);
-    DesiredSa d{{}, ref.path, ref.written_as, outbound, p.is_aead()};
+    DesiredSa d{{}, ref.path, ref.written_as, c.generation, outbound, p.is_aead()};
     netlink::SaEntry& sa = d.entry;
     sa.id.daddr = outbound ? t.remote.address : t.local.address;
     sa.saddr = outbound ? t.local.address : t.remote.address;
@@ -235,18 +237,36 @@ netlink::LinkKind link_kind(const model::Tunnel& t, const KernelTraits& traits)
     return kind;
 }
 
-DesiredTunnel compile_tunnel(const model::Tunnel& t, std::uint32_t reqid, const model::KeyRing* keys,
-                             const KernelTraits& traits)
+std::string retirement_key(const std::string& tunnel, const model::Generation& g)
 {
-    Context c{t, reqid, keys, traits, binding(t, reqid, traits)};
+    return fmt::format("{}/0x{:08x}", tunnel, g.inbound.first_spi());
+}
+
+namespace {
+
+void add_sas(DesiredTunnel& d, Context& c, const model::Generation& g, bool outbound)
+{
+    c.generation = g.name;
+    const model::DirectionKeys& k = outbound ? g.outbound : g.inbound;
+    if (k.esp)
+        d.sas.push_back(make_sa(c, *k.esp, model::Protocol::esp, outbound));
+    if (k.ah)
+        d.sas.push_back(make_sa(c, *k.ah, model::Protocol::ah, outbound));
+}
+
+} // namespace
+
+DesiredTunnel compile_tunnel(const model::Tunnel& t, std::uint32_t reqid, const CompileOptions& o)
+{
+    Context c{t, reqid, o.keys, o.traits, binding(t, reqid, o.traits), {}};
     DesiredTunnel d{t.name, t.file, reqid, {}, {}, {}};
-    for (bool outbound : {true, false}) {
-        const model::DirectionKeys& k = outbound ? t.outbound : t.inbound;
-        if (k.esp)
-            d.sas.push_back(make_sa(c, *k.esp, model::Protocol::esp, outbound));
-        if (k.ah)
-            d.sas.push_back(make_sa(c, *k.ah, model::Protocol::ah, outbound));
-    }
+    // The sending generation's outbound SAs; every generation's inbound ones,
+    // but those retired (the peer no longer uses them).
+    if (const model::Generation* sender = t.sender(o.now))
+        add_sas(d, c, *sender, true);
+    for (const auto& g : t.generations)
+        if (!o.retired || !o.retired->contains(retirement_key(t.name, g)))
+            add_sas(d, c, g, false);
     for (std::size_t l = 0; l < t.local.subnets.size(); ++l)
         for (const auto& remote : t.remote.subnets)
             if (t.local.subnets[l].address.family == remote.address.family)

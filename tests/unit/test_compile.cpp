@@ -16,6 +16,7 @@ namespace {
 model::Tunnel base(model::Protocol protocol, Mode mode)
 {
     model::Tunnel t;
+    t.generations.emplace_back(); // one generation, sending
     t.name = "t";
     t.mode = mode;
     t.protocol = protocol;
@@ -29,12 +30,12 @@ model::Tunnel base(model::Protocol protocol, Mode mode)
     t.ah_proposal = model::find_proposal("sha256");
     auto ref = [&](std::uint32_t spi, std::string path) { return model::KeyRef{spi, "f", "f", t.path() + path}; };
     if (protocol != model::Protocol::ah) {
-        t.outbound.esp = ref(0x101, "/keying/outbound/esp");
-        t.inbound.esp = ref(0x102, "/keying/inbound/esp");
+        t.generations.at(0).outbound.esp = ref(0x101, "/keying/outbound/esp");
+        t.generations.at(0).inbound.esp = ref(0x102, "/keying/inbound/esp");
     }
     if (protocol != model::Protocol::esp) {
-        t.outbound.ah = ref(0x201, "/keying/outbound/ah");
-        t.inbound.ah = ref(0x202, "/keying/inbound/ah");
+        t.generations.at(0).outbound.ah = ref(0x201, "/keying/outbound/ah");
+        t.generations.at(0).inbound.ah = ref(0x202, "/keying/inbound/ah");
     }
     return t;
 }
@@ -43,7 +44,7 @@ model::Tunnel base(model::Protocol protocol, Mode mode)
 
 TEST_CASE("tunnel mode: every same-family subnet pair gets out, in and fwd policies")
 {
-    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, nullptr);
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, {});
     CHECK(d.policies.size() == 6); // IPv4 pair and IPv6 pair, three directions each
     CHECK(d.sas.size() == 2);
     const auto& out = d.policies[0].entry;
@@ -63,7 +64,7 @@ TEST_CASE("tunnel mode: every same-family subnet pair gets out, in and fwd polic
 
 TEST_CASE("tunnel SAs take either inner family; only inbound SAs have a replay window")
 {
-    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, nullptr);
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::tunnel), 5, {});
     const auto& out = d.sas[0].entry;
     const auto& in = d.sas[1].entry;
     CHECK(d.sas[0].outbound);
@@ -79,7 +80,7 @@ TEST_CASE("tunnel SAs take either inner family; only inbound SAs have a replay w
 
 TEST_CASE("transport mode: no fwd policy, templates take the packet's addresses")
 {
-    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::transport), 5, nullptr);
+    auto d = plan::compile_tunnel(base(model::Protocol::esp, Mode::transport), 5, {});
     CHECK(d.policies.size() == 2);
     CHECK(d.policies[0].entry.templates[0].daddr.is_unspecified());
     CHECK(d.sas[0].entry.flags == 0);
@@ -87,7 +88,7 @@ TEST_CASE("transport mode: no fwd policy, templates take the packet's addresses"
 
 TEST_CASE("an ah+esp bundle: ESP first (innermost), AH outside it in transport mode")
 {
-    auto d = plan::compile_tunnel(base(model::Protocol::ah_esp, Mode::tunnel), 5, nullptr);
+    auto d = plan::compile_tunnel(base(model::Protocol::ah_esp, Mode::tunnel), 5, {});
     const auto& tmpls = d.policies[0].entry.templates;
     REQUIRE(tmpls.size() == 2);
     CHECK(tmpls[0].proto == IPPROTO_ESP);
@@ -109,7 +110,7 @@ TEST_CASE("a key file's material is split as the proposal lays it out")
             k.data()[i] = static_cast<std::uint8_t>(i);
         keys.add(path, std::move(k));
     }
-    auto d = plan::compile_tunnel(t, 5, &keys);
+    auto d = plan::compile_tunnel(t, 5, {.keys = &keys});
     const auto& sa = d.sas[0].entry;
     REQUIRE(sa.crypt->key.size() == 32);
     REQUIRE(sa.auth->key.size() == 64);
@@ -122,7 +123,7 @@ TEST_CASE("a traffic selector narrows each direction with its own ports")
 {
     auto t = base(model::Protocol::esp, Mode::transport);
     t.traffic = model::Traffic{IPPROTO_TCP, 0, 179};
-    auto d = plan::compile_tunnel(t, 5, nullptr);
+    auto d = plan::compile_tunnel(t, 5, {});
     const auto& out = d.policies[0].entry.id.selector;
     const auto& in = d.policies[1].entry.id.selector;
     CHECK(out.proto == IPPROTO_TCP);
@@ -137,7 +138,7 @@ TEST_CASE("an explicit priority wins over the automatic one")
 {
     auto t = base(model::Protocol::esp, Mode::transport);
     t.priority = 10;
-    auto d = plan::compile_tunnel(t, 5, nullptr);
+    auto d = plan::compile_tunnel(t, 5, {});
     CHECK(d.policies[0].entry.priority == 10);
 }
 
@@ -146,13 +147,13 @@ TEST_CASE("ESN: before XFRMA_SA_DIR both SAs need a window; with it the outbound
     auto t = base(model::Protocol::esp, Mode::tunnel);
     t.esn = true;
     t.replay_window = 256;
-    auto old_kernel = plan::compile_tunnel(t, 5, nullptr, {});
+    auto old_kernel = plan::compile_tunnel(t, 5, {});
     CHECK((old_kernel.sas[0].entry.flags & XFRM_STATE_ESN) != 0);
     CHECK(old_kernel.sas[0].entry.replay_window == 256);
     CHECK(old_kernel.sas[0].entry.dir == 0);
     plan::KernelTraits traits;
     traits.sa_dir = true;
-    auto new_kernel = plan::compile_tunnel(t, 5, nullptr, traits);
+    auto new_kernel = plan::compile_tunnel(t, 5, {.traits = traits});
     CHECK(new_kernel.sas[0].entry.replay_window == 0);
     CHECK(new_kernel.sas[0].entry.dir == 2);
     CHECK(new_kernel.sas[1].entry.replay_window == 256);
@@ -163,7 +164,7 @@ TEST_CASE("ESP in UDP: each SA carries the ports as its packets do")
 {
     auto t = base(model::Protocol::esp, Mode::tunnel);
     t.encapsulation = model::Encapsulation{4500, 4501};
-    auto d = plan::compile_tunnel(t, 5, nullptr);
+    auto d = plan::compile_tunnel(t, 5, {});
     const auto& out = *d.sas[0].entry.encap;
     const auto& in = *d.sas[1].entry.encap;
     CHECK(out.type == UDP_ENCAP_ESPINUDP);
@@ -180,7 +181,7 @@ TEST_CASE("lifetimes go on both SAs; an output mark on the outbound one; a mark 
     t.limits.hard_bytes = 2000;
     t.mark = netlink::Mark{7, 0xff};
     t.output_mark = netlink::Mark{9, 0xffffffff};
-    auto d = plan::compile_tunnel(t, 5, nullptr);
+    auto d = plan::compile_tunnel(t, 5, {});
     for (const auto& sa : d.sas) {
         CHECK(sa.entry.limits.hard_bytes == 2000);
         CHECK(sa.entry.id.mark == netlink::Mark{7, 0xff});
@@ -196,7 +197,7 @@ TEST_CASE("an XFRM interface binds SAs and policies by if_id; a VTI by its key a
     t.interface = model::Interface{"ipsec0", std::nullopt, 42, {*Prefix::parse("169.254.0.1/30")}, {}, 1400};
     plan::KernelTraits xfrmi;
     xfrmi.xfrm_interfaces = true;
-    auto x = plan::compile_tunnel(t, 5, nullptr, xfrmi);
+    auto x = plan::compile_tunnel(t, 5, {.traits = xfrmi});
     REQUIRE(x.interface);
     CHECK(x.interface->link.kind == netlink::LinkKind::xfrm);
     CHECK(x.interface->link.id == 42);
@@ -211,7 +212,7 @@ TEST_CASE("an XFRM interface binds SAs and policies by if_id; a VTI by its key a
     plan::KernelTraits vti;
     vti.vti = true;
     t.interface->id.reset();
-    auto v = plan::compile_tunnel(t, 5, nullptr, vti);
+    auto v = plan::compile_tunnel(t, 5, {.traits = vti});
     CHECK(v.interface->link.kind == netlink::LinkKind::vti);
     CHECK(v.interface->link.id == 5); // the reqid when no id is given
     CHECK(v.interface->link.remote.str() == "192.0.2.2");

@@ -71,13 +71,13 @@ TEST_CASE("SPIs as numbers or hex strings; key files relative to the definition"
     REQUIRE(defs);
     const model::Tunnel& a = defs->tunnels[0];
     const model::Tunnel& b = defs->tunnels[1];
-    CHECK(b.outbound.esp->spi == 4096);
-    CHECK(b.inbound.esp->spi == 0x1001);
-    CHECK(a.outbound.esp->spi == 0x100);
-    CHECK(a.inbound.esp->spi == 0xffffffff);
-    CHECK(a.outbound.esp->key_file == dir.path() / "k/a.out");
-    CHECK(a.inbound.esp->key_file == "/abs/a.in");
-    CHECK(a.outbound.esp->path == "/tunnels/a/keying/outbound");
+    CHECK(b.generations.at(0).outbound.esp->spi == 4096);
+    CHECK(b.generations.at(0).inbound.esp->spi == 0x1001);
+    CHECK(a.generations.at(0).outbound.esp->spi == 0x100);
+    CHECK(a.generations.at(0).inbound.esp->spi == 0xffffffff);
+    CHECK(a.generations.at(0).outbound.esp->key_file == dir.path() / "k/a.out");
+    CHECK(a.generations.at(0).inbound.esp->key_file == "/abs/a.in");
+    CHECK(a.generations.at(0).outbound.esp->path == "/tunnels/a/keying/outbound");
     CHECK(a.traffic->protocol == IPPROTO_TCP);
     CHECK(a.traffic->remote_port == 179);
     CHECK(a.traffic->local_port == 0);
@@ -118,8 +118,8 @@ TEST_CASE("an ah+esp bundle reads one key per protocol and direction")
     const model::Tunnel& x = defs->tunnels[0];
     CHECK(x.ah_proposal->keyword == "sha384");
     CHECK(x.esp_proposal->key_file_bytes() == 48);
-    CHECK(x.outbound.ah->spi == 0x200);
-    CHECK(x.inbound.esp->path == "/tunnels/x/keying/inbound/esp");
+    CHECK(x.generations.at(0).outbound.ah->spi == 0x200);
+    CHECK(x.generations.at(0).inbound.esp->path == "/tunnels/x/keying/inbound/esp");
     CHECK(x.family() == AF_INET6);
 }
 

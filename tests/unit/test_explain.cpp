@@ -14,12 +14,13 @@ namespace {
 model::Tunnel tunnel(const char* name, const char* remote_subnet, std::uint32_t spi)
 {
     model::Tunnel t;
+    t.generations.emplace_back(); // one generation, sending
     t.name = name;
     t.local = {*IpAddress::parse("192.0.2.1"), {*Prefix::parse("10.1.0.0/24")}};
     t.remote = {*IpAddress::parse("192.0.2.2"), {*Prefix::parse(remote_subnet)}};
     t.esp_proposal = model::find_proposal("aes256gcm16");
-    t.outbound.esp = model::KeyRef{spi, "k", "k", t.path() + "/keying/outbound"};
-    t.inbound.esp = model::KeyRef{spi + 1, "k", "k", t.path() + "/keying/inbound"};
+    t.generations.at(0).outbound.esp = model::KeyRef{spi, "k", "k", t.path() + "/keying/outbound"};
+    t.generations.at(0).inbound.esp = model::KeyRef{spi + 1, "k", "k", t.path() + "/keying/inbound"};
     return t;
 }
 
@@ -59,8 +60,8 @@ Flow out(const char* src, const char* dst, std::uint8_t proto = IPPROTO_ICMP, st
 TEST_CASE("the narrower policy wins, and the SA it names is found")
 {
     Host h;
-    h.install(plan::compile_tunnel(tunnel("wide", "10.2.0.0/16", 0x100), 1, nullptr));
-    h.install(plan::compile_tunnel(tunnel("narrow", "10.2.0.0/24", 0x200), 2, nullptr));
+    h.install(plan::compile_tunnel(tunnel("wide", "10.2.0.0/16", 0x100), 1, {}));
+    h.install(plan::compile_tunnel(tunnel("narrow", "10.2.0.0/24", 0x200), 2, {}));
     auto e = explain(out("10.1.0.1", "10.2.0.9"), h.kernel, h.ledger);
     CHECK(e.verdict == Verdict::protected_);
     CHECK(e.policy_owner == "narrow");
@@ -88,7 +89,7 @@ TEST_CASE("no policy: in clear, or dropped when the default policy blocks")
 TEST_CASE("a policy whose SA is missing drops the packet")
 {
     Host h;
-    h.install(plan::compile_tunnel(tunnel("down", "10.2.0.0/24", 0x300), 3, nullptr), false);
+    h.install(plan::compile_tunnel(tunnel("down", "10.2.0.0/24", 0x300), 3, {}), false);
     auto e = explain(out("10.1.0.1", "10.2.0.1"), h.kernel, h.ledger);
     CHECK(e.verdict == Verdict::dropped_no_sa);
     REQUIRE(e.steps.size() == 1);
@@ -98,7 +99,7 @@ TEST_CASE("a policy whose SA is missing drops the packet")
 TEST_CASE("a bypass lets the flow through in clear; protocol and ports must match")
 {
     Host h;
-    h.install(plan::compile_tunnel(tunnel("site", "10.2.0.0/24", 0x400), 4, nullptr));
+    h.install(plan::compile_tunnel(tunnel("site", "10.2.0.0/24", 0x400), 4, {}));
     model::HostSettings host;
     model::Bypass ssh;
     ssh.local = {*Prefix::parse("10.1.0.0/24")};
@@ -117,7 +118,7 @@ TEST_CASE("a bypass lets the flow through in clear; protocol and ports must matc
 TEST_CASE("inbound: the peer's SA, towards us")
 {
     Host h;
-    h.install(plan::compile_tunnel(tunnel("site", "10.2.0.0/24", 0x500), 5, nullptr));
+    h.install(plan::compile_tunnel(tunnel("site", "10.2.0.0/24", 0x500), 5, {}));
     Flow f = out("10.2.0.1", "10.1.0.1");
     f.dir = netlink::Direction::in;
     auto e = explain(f, h.kernel, h.ledger);

@@ -16,14 +16,15 @@ namespace {
 model::Tunnel tunnel(const std::string& name, std::uint32_t spi_base, const char* proposal = "aes256gcm16")
 {
     model::Tunnel t;
+    t.generations.emplace_back(); // one generation, sending
     t.name = name;
     t.file = "defs.json";
     t.mode = netlink::Mode::tunnel;
     t.local = {*IpAddress::parse("192.0.2.1"), {*Prefix::parse("10.1." + std::to_string(spi_base % 250) + ".0/24")}};
     t.remote = {*IpAddress::parse("192.0.2.2"), {*Prefix::parse("10.2.0.0/24")}};
     t.esp_proposal = model::find_proposal(proposal);
-    t.outbound.esp = model::KeyRef{spi_base + 1, "out", "out", t.path() + "/keying/outbound"};
-    t.inbound.esp = model::KeyRef{spi_base + 2, "in", "in", t.path() + "/keying/inbound"};
+    t.generations.at(0).outbound.esp = model::KeyRef{spi_base + 1, "out", "out", t.path() + "/keying/outbound"};
+    t.generations.at(0).inbound.esp = model::KeyRef{spi_base + 2, "in", "in", t.path() + "/keying/inbound"};
     return t;
 }
 
@@ -31,7 +32,7 @@ model::KeyRing keys_for(const model::Tunnel& t, std::uint8_t fill)
 {
     model::KeyRing ring;
     std::size_t size = t.esp_proposal->key_file_bytes();
-    for (const auto* ref : {&*t.outbound.esp, &*t.inbound.esp}) {
+    for (const auto* ref : {&*t.generations.at(0).outbound.esp, &*t.generations.at(0).inbound.esp}) {
         Secret key(size);
         std::memset(key.data(), fill++, size);
         ring.add(ref->path, std::move(key));
@@ -79,7 +80,7 @@ struct World {
 World applied(const model::Tunnel& t, const model::KeyRing& keys)
 {
     World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     w.kernel = kernel_with({w.desired[0]});
     own(w.ledger, w.desired[0]);
     return w;
@@ -97,7 +98,7 @@ TEST_CASE("an empty kernel gets every SA, then every policy")
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
     World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan p = w.plan();
     REQUIRE(p.tunnels.size() == 1);
     const auto& tp = p.tunnels[0];
@@ -130,8 +131,8 @@ TEST_CASE("a changed key replaces only that SA: the old one goes first, in the s
     auto new_keys = keys_for(t, 1);
     Secret other(36);
     std::memset(other.data(), 9, 36);
-    new_keys.add(t.outbound.esp->path, std::move(other));
-    w.desired[0] = compile_tunnel(t, 77, &new_keys);
+    new_keys.add(t.generations.at(0).outbound.esp->path, std::move(other));
+    w.desired[0] = compile_tunnel(t, 77, {.keys = &new_keys});
     Plan p = w.plan();
     const auto& tp = p.tunnels[0];
     REQUIRE(tp.changes.size() == 2);
@@ -146,8 +147,8 @@ TEST_CASE("a new SPI adds the new SA before the old one is removed (make before 
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
     World w = applied(t, keys);
-    t.outbound.esp->spi = 0x1005; // same key material, new SPI
-    w.desired[0] = compile_tunnel(t, 77, &keys);
+    t.generations.at(0).outbound.esp->spi = 0x1005; // same key material, new SPI
+    w.desired[0] = compile_tunnel(t, 77, {.keys = &keys});
     Plan p = w.plan();
     const auto& tp = p.tunnels[0];
     REQUIRE(tp.changes.size() == 2);
@@ -164,8 +165,8 @@ TEST_CASE("an entry someone else made blocks the tunnel that wants its place, an
     auto a = tunnel("a", 0x1000), b = tunnel("b", 0x2000);
     auto ka = keys_for(a, 1), kb = keys_for(b, 3);
     World w;
-    w.desired.push_back(compile_tunnel(a, 77, &ka));
-    w.desired.push_back(compile_tunnel(b, 78, &kb));
+    w.desired.push_back(compile_tunnel(a, 77, {.keys = &ka}));
+    w.desired.push_back(compile_tunnel(b, 78, {.keys = &kb}));
     w.kernel.sas.push_back(w.desired[0].sas[1].entry.clone()); // a foreign SA in a's place
     Plan p = w.plan();
     CHECK(p.tunnels[0].blocked());
@@ -180,7 +181,7 @@ TEST_CASE("foreign entries that nobody wants are never removed")
     World w;
     auto t = tunnel("x", 0x3000);
     auto keys = keys_for(t, 1);
-    auto foreign = compile_tunnel(t, 99, &keys);
+    auto foreign = compile_tunnel(t, 99, {.keys = &keys});
     w.kernel = kernel_with({foreign}); // not in the ledger
     Plan p = w.plan();
     CHECK(p.tunnels.empty());
@@ -191,7 +192,7 @@ TEST_CASE("a tunnel no longer defined has what it owns removed, SAs before polic
     auto t = tunnel("gone", 0x4000);
     auto keys = keys_for(t, 1);
     World w;
-    auto d = compile_tunnel(t, 80, &keys);
+    auto d = compile_tunnel(t, 80, {.keys = &keys});
     w.kernel = kernel_with({d});
     own(w.ledger, d);
     Plan p = w.plan();
@@ -211,7 +212,7 @@ TEST_CASE("an owned entry already gone from the kernel is only forgotten")
     auto t = tunnel("gone", 0x4000);
     auto keys = keys_for(t, 1);
     World w;
-    own(w.ledger, compile_tunnel(t, 80, &keys));
+    own(w.ledger, compile_tunnel(t, 80, {.keys = &keys}));
     w.absent.insert("gone");
     Plan p = w.plan();
     REQUIRE(p.tunnels.size() == 1);
@@ -224,7 +225,7 @@ TEST_CASE("a used AEAD key is left out with an error, and the tunnel's policies 
     auto t = tunnel("a", 0x1000);
     auto keys = keys_for(t, 1);
     World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan first = w.plan();
     w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
     Plan p = w.plan();
@@ -242,7 +243,7 @@ TEST_CASE("a used non-AEAD key is installed with a warning")
     auto t = tunnel("a", 0x1000, "aes256-sha256");
     auto keys = keys_for(t, 1);
     World w;
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan first = w.plan();
     w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
     Plan p = w.plan();
@@ -257,7 +258,7 @@ TEST_CASE("a changed priority updates the policy in place and keeps what to undo
     auto keys = keys_for(t, 1);
     World w = applied(t, keys);
     t.priority = 42;
-    w.desired[0] = compile_tunnel(t, 77, &keys);
+    w.desired[0] = compile_tunnel(t, 77, {.keys = &keys});
     Plan p = w.plan();
     const auto& tp = p.tunnels[0];
     CHECK(count(tp, Op::update_policy) == 3);
@@ -271,11 +272,11 @@ TEST_CASE("entries owned under an old name are adopted, not reinstalled")
     auto t = tunnel("old", 0x1000);
     auto keys = keys_for(t, 1);
     World w;
-    auto d = compile_tunnel(t, 77, &keys);
+    auto d = compile_tunnel(t, 77, {.keys = &keys});
     w.kernel = kernel_with({d});
     own(w.ledger, d);
     t.name = "new";
-    w.desired.push_back(compile_tunnel(t, 77, &keys));
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan p = w.plan();
     REQUIRE(p.tunnels.size() == 2);
     CHECK(p.tunnels[0].name == "new");
@@ -290,7 +291,7 @@ TEST_CASE("down removes only the named tunnel's entries")
 {
     auto a = tunnel("a", 0x1000), b = tunnel("b", 0x2000);
     auto ka = keys_for(a, 1), kb = keys_for(b, 3);
-    auto da = compile_tunnel(a, 77, &ka), db = compile_tunnel(b, 78, &kb);
+    auto da = compile_tunnel(a, 77, {.keys = &ka}), db = compile_tunnel(b, 78, {.keys = &kb});
     state::Ledger ledger;
     own(ledger, da);
     own(ledger, db);
@@ -346,7 +347,7 @@ TEST_CASE("host: thresholds are lowered to the narrowest wanted prefixes, never 
     auto t = tunnel("a", 0x1000); // 10.1.x.0/24 <-> 10.2.0.0/24
     auto keys = keys_for(t, 1);
     std::vector<DesiredTunnel> desired;
-    desired.push_back(compile_tunnel(t, 77, &keys));
+    desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     netlink::Tables kernel;
     kernel.defaults = netlink::DefaultPolicy{};
     state::Ledger ledger;

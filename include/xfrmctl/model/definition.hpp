@@ -31,6 +31,23 @@ struct KeyRef {
 struct DirectionKeys {
     std::optional<KeyRef> esp;
     std::optional<KeyRef> ah;
+    std::uint32_t first_spi() const { return esp ? esp->spi : ah ? ah->spi : 0; }
+};
+
+// One generation of a tunnel's manual keys. Rolling keys without losing a
+// packet: a new generation is first listed with "send": false on both ends
+// (its inbound SAs go in), then made to send (its outbound SAs replace the
+// old ones); the old generation's inbound SAs stay until it is removed
+// (xfrmd retires them by itself once the peer has switched and they have
+// been idle for the grace period).
+struct Generation {
+    std::string name;
+    DirectionKeys outbound, inbound;
+    bool send = true;
+    std::optional<std::int64_t> send_from; // unix time: sends from then on
+    std::string path;                      // JSON path of the generation
+
+    bool sends_at(std::int64_t now) const { return send && (!send_from || now >= *send_from); }
 };
 
 struct Endpoint {
@@ -73,7 +90,8 @@ struct Tunnel {
     std::optional<Traffic> traffic;
     const Proposal* esp_proposal = nullptr;
     const Proposal* ah_proposal = nullptr;
-    DirectionKeys outbound, inbound;
+    std::vector<Generation> generations; // oldest first; never empty once read
+    std::uint32_t grace = 60;            // seconds an old generation's inbound SAs stay idle before xfrmd retires them
     std::uint32_t replay_window = 128;
     bool esn = false;
     netlink::Limits limits; // from "lifetime"
@@ -85,6 +103,8 @@ struct Tunnel {
 
     std::string path() const { return "/tunnels/" + name; }
     std::uint16_t family() const { return local.address.family; }
+    // The newest generation that sends at `now`, if any.
+    const Generation* sender(std::int64_t now) const;
 };
 
 // Traffic that must never go through IPsec, even on a host whose default

@@ -7,6 +7,7 @@
 #include "xfrmctl/netlink/policy.hpp"
 #include "xfrmctl/netlink/sa.hpp"
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct DesiredSa {
     netlink::SaEntry entry;
     std::string origin;   // JSON path of its {spi, key_file}
     std::string key_file; // as the operator wrote it (never the key)
+    std::string generation;
     bool outbound = false;
     bool aead = false;
 };
@@ -51,10 +53,19 @@ struct DesiredTunnel {
     std::optional<DesiredInterface> interface;
 };
 
-// With keys == nullptr the SAs carry no key material (for status, which
-// compares everything but keys).
-DesiredTunnel compile_tunnel(const model::Tunnel& tunnel, std::uint32_t reqid, const model::KeyRing* keys,
-                             const KernelTraits& traits = {});
+struct CompileOptions {
+    // Without keys the SAs carry none (for status, which compares all but keys).
+    const model::KeyRing* keys = nullptr;
+    KernelTraits traits{};
+    std::int64_t now = 0; // which generation sends depends on the time
+    // Generations whose inbound SAs xfrmd has retired (retirement_key()).
+    const std::set<std::string>* retired = nullptr;
+};
+
+DesiredTunnel compile_tunnel(const model::Tunnel& tunnel, std::uint32_t reqid, const CompileOptions& options);
+
+// Names a generation's inbound SAs for the record of retired ones.
+std::string retirement_key(const std::string& tunnel, const model::Generation& g);
 
 // The interface kind a tunnel gets: its own choice, else an XFRM interface
 // where the kernel has them, else VTI.

@@ -43,6 +43,11 @@ public:
     // Call after changing tunnels through at() before asking for owners.
     void reindex();
 
+    // Key generations whose inbound SAs xfrmd retired (plan::retirement_key()).
+    const std::set<std::string>& retired() const { return retired_; }
+    void retire(const std::string& key) { retired_.insert(key); }
+    void unretire(const std::string& key) { retired_.erase(key); }
+
     // The kernel's default policy as it was before we first set one.
     const std::optional<netlink::DefaultPolicy>& saved_default() const { return saved_default_; }
     void save_default(std::optional<netlink::DefaultPolicy> p) { saved_default_ = p; }
@@ -51,6 +56,7 @@ private:
     std::map<std::string, OwnedTunnel> tunnels_;
     std::unordered_map<std::string, std::string> sa_index_, policy_index_, interface_index_;
     std::optional<netlink::DefaultPolicy> saved_default_;
+    std::set<std::string> retired_;
 };
 
 } // namespace xfrmctl::state
