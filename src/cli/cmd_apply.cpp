@@ -1,42 +1,37 @@
 #include "context.hpp"
+#include "xfrmctl/report/render.hpp"
+
+#include <ctime>
+#include <iostream>
 
 namespace xfrmctl::cli {
 
-namespace {
-
-// Nothing for the kernel and nothing to note: then nothing is written at all.
-bool idle(const plan::Plan& plan)
-{
-    if (plan.host.changes() || plan.host.save_default || plan.host.forget_default)
-        return false;
-    for (const auto& t : plan.tunnels)
-        if (!t.blocked() && (!t.changes.empty() || !t.stale.empty() || !t.adopted_sas.empty() ||
-                             !t.adopted_policies.empty() || !t.adopted_interface.empty()))
-            return false;
-    return true;
-}
-
-} // namespace
-
+// Plan (check) or apply, here: the daemon, when it runs, is asked first
+// (see main.cpp).
 int run_apply(const GlobalOptions& g, bool check, bool diff)
 {
-    if (check)
-        return run_plan(g, diff);
-    auto prepared = prepare_apply(g, true);
-    if (!prepared)
-        return report_error(g, prepared.error());
-    const plan::Plan& plan = prepared->plan;
-    if (idle(plan)) {
-        reconcile_encap(g, prepared->definitions.tunnels, prepared->store.ledger);
-        print_outcome(g, plan, nullptr, diff);
-        return plan.has_refusals() ? kError : kOk;
-    }
-    auto report = engine::execute(plan, prepared->kernel.kernel, prepared->kernel.links, prepared->store);
-    if (!report)
-        return report_error(g, report.error());
-    reconcile_encap(g, prepared->definitions.tunnels, prepared->store.ledger);
-    print_outcome(g, plan, &*report, diff);
-    return (plan.has_refusals() || report->failed()) ? kError : kOk;
+    auto defs = engine::load(g.definitions);
+    if (!defs)
+        return report_error(g, defs.error());
+    auto traits = check_kernel(g, defs->tunnels);
+    if (!traits)
+        return report_error(g, traits.error());
+    auto local = open_local(g, !check);
+    if (!local)
+        return report_error(g, local.error());
+    engine::Writer writer = local->writer();
+    auto outcome = engine::apply(*defs, writer, *traits, static_cast<std::int64_t>(std::time(nullptr)), check);
+    if (!outcome)
+        return report_error(g, outcome.error());
+    if (!check)
+        reconcile_encap(g, defs->tunnels, local->store.ledger);
+    const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
+    report::print_outcome(std::cout, std::cerr, g.json, outcome->plan, report, diff);
+    if (outcome->plan.has_refusals() || (report && report->failed()))
+        return kError;
+    return check && outcome->plan.has_changes() ? kPending : kOk;
 }
+
+int run_plan(const GlobalOptions& g, bool diff) { return run_apply(g, true, diff); }
 
 } // namespace xfrmctl::cli

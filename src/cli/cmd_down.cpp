@@ -1,8 +1,8 @@
 #include "context.hpp"
-#include "xfrmctl/engine/executor.hpp"
-#include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/model/loader.hpp"
-#include "xfrmctl/state/store.hpp"
+#include "xfrmctl/report/render.hpp"
+
+#include <iostream>
 
 namespace xfrmctl::cli {
 
@@ -35,26 +35,21 @@ Result<std::vector<std::string>> choose(const GlobalOptions& g, const state::Led
 
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all)
 {
-    auto store = state::Store::open_for_writing(g.state_dir);
-    if (!store)
-        return report_error(g, store.error());
-    auto chosen = choose(g, store->ledger, names, all);
+    auto local = open_local(g, true);
+    if (!local)
+        return report_error(g, local.error());
+    auto chosen = choose(g, local->store.ledger, names, all);
     if (!chosen)
         return report_error(g, chosen.error());
-    auto kernel = snapshot_kernel();
-    if (!kernel)
-        return report_error(g, kernel.error());
-    auto links = engine::read_links(kernel->links, model::Definitions{}, store->ledger);
-    if (!links)
-        return report_error(g, links.error());
-    plan::Plan plan = plan::plan_removal(*chosen, store->ledger, kernel->tables, *links);
-    auto report = engine::execute(plan, kernel->kernel, kernel->links, *store);
-    if (!report)
-        return report_error(g, report.error());
+    engine::Writer writer = local->writer();
+    auto outcome = engine::take_down(*chosen, writer);
+    if (!outcome)
+        return report_error(g, outcome.error());
     if (auto defs = model::load_definitions(g.definitions))
-        reconcile_encap(g, *defs, store->ledger);
-    print_outcome(g, plan, &*report, false);
-    return report->failed() ? kError : kOk;
+        reconcile_encap(g, *defs, local->store.ledger);
+    const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
+    report::print_outcome(std::cout, std::cerr, g.json, outcome->plan, report, false);
+    return report && report->failed() ? kError : kOk;
 }
 
 } // namespace xfrmctl::cli

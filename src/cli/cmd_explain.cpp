@@ -107,13 +107,13 @@ int run_explain(const GlobalOptions& g, const ExplainArgs& args)
     auto flow = read_flow(args);
     if (!flow)
         return report_error(g, flow.error());
-    auto kernel = snapshot_kernel();
-    if (!kernel)
-        return report_error(g, kernel.error());
-    auto store = state::Store::open_for_reading(g.state_dir);
-    if (!store)
-        return report_error(g, store.error());
-    auto e = engine::explain(*flow, kernel->tables, store->ledger);
+    auto local = open_local(g, false);
+    if (!local)
+        return report_error(g, local.error());
+    auto tables = local->kernel.tables();
+    if (!tables)
+        return report_error(g, tables.error());
+    auto e = engine::explain(*flow, *tables, local->store.ledger);
     if (g.json)
         std::cout << as_json(e).dump(2) << "\n";
     else

@@ -1,5 +1,5 @@
 #include "context.hpp"
-#include "render.hpp"
+#include "xfrmctl/report/render.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/engine/status.hpp"
@@ -39,13 +39,14 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     auto traits = check_kernel(g, *defs);
     if (!traits)
         return report_error(g, traits.error());
-    auto store = state::Store::open_for_reading(g.state_dir);
-    if (!store)
-        return report_error(g, store.error());
-    auto kernel = snapshot_kernel();
-    if (!kernel)
-        return report_error(g, kernel.error());
-    auto links = engine::read_links(kernel->links, *defs, store->ledger);
+    auto local = open_local(g, false);
+    if (!local)
+        return report_error(g, local.error());
+    auto tables = local->kernel.tables();
+    if (!tables)
+        return report_error(g, tables.error());
+    const state::Store* store = &local->store;
+    auto links = engine::read_links(local->links, *defs, store->ledger);
     if (!links)
         return report_error(g, links.error());
     auto seen = state::Observations::load(g.state_dir);
@@ -53,16 +54,16 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
     for (const auto& port : engine::needed_encap_ports(*defs, store->ledger))
         if (engine::holder_running(port, g.state_dir))
             held.insert(port.port);
-    auto tunnels = engine::tunnel_status({*defs, store->ledger, kernel->tables, *links, *traits, held}, seen,
+    auto tunnels = engine::tunnel_status({*defs, store->ledger, *tables, *links, *traits, held}, seen,
                                          static_cast<std::uint64_t>(std::time(nullptr)));
     if (std::filesystem::is_directory(g.state_dir))
         (void)seen.save(g.state_dir); // only a hint for next time
     if (auto ok = keep_only(tunnels, names); !ok)
         return report_error(g, ok.error());
     if (g.json)
-        std::cout << status_json(tunnels).dump(2) << "\n";
+        std::cout << report::status_json(tunnels).dump(2) << "\n";
     else
-        print_status(std::cout, tunnels);
+        report::print_status(std::cout, tunnels);
     for (const auto& t : tunnels)
         if (t.health != engine::Health::up)
             return kNotUp;

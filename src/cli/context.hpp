@@ -2,10 +2,7 @@
 // one place where an error becomes a message.
 #pragma once
 
-#include "xfrmctl/engine/executor.hpp"
-#include "xfrmctl/engine/planning.hpp"
-#include "xfrmctl/netlink/kernel.hpp"
-#include "xfrmctl/state/store.hpp"
+#include "xfrmctl/engine/operations.hpp"
 #include "xfrmctl/util/result.hpp"
 
 #include <nlohmann/json.hpp>
@@ -30,32 +27,23 @@ struct GlobalOptions {
 int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra = nlohmann::json::object());
 void warn(const std::string& message);
 
-// The kernel, and its XFRM tables as they are now.
-struct KernelSnapshot {
+// The kernel handles and the state, opened for a command run here (not in
+// xfrmd): for writing it takes the state directory's lock.
+struct Local {
+    state::Store store;
     netlink::Kernel kernel;
     netlink::Links links;
-    netlink::Tables tables;
+    engine::Writer writer() { return {store, kernel, links}; }
 };
-Result<KernelSnapshot> snapshot_kernel();
+Result<Local> open_local(const GlobalOptions& g, bool for_writing);
 
 // What the kernel can carry, checked against what the definitions need (a
 // validation error otherwise); with --no-probe, assumed.
 Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs);
 
-// Everything apply needs, and its plan: the definitions with their keys,
-// the state (locked when for_writing), and the kernel as it is.
-struct Prepared {
-    engine::Definitions definitions;
-    state::Store store;
-    KernelSnapshot kernel;
-    plan::LinkSnapshot links;
-    plan::Plan plan;
-};
-Result<Prepared> prepare_apply(const GlobalOptions& g, bool for_writing);
-
-// Prints a plan (report == nullptr) or what apply did, as a table or JSON,
-// with its warnings and errors on stderr.
-void print_outcome(const GlobalOptions& g, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
+// Starts or stops the ESP-in-UDP socket holders that the installed tunnels
+// need (see engine/encap_holder.hpp); warns of what it cannot do.
+void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger);
 
 int run_validate(const GlobalOptions& g);
 int run_plan(const GlobalOptions& g, bool diff);
@@ -73,9 +61,5 @@ struct ExplainArgs {
     std::string dir = "out";
 };
 int run_explain(const GlobalOptions& g, const ExplainArgs& args);
-
-// Starts or stops the ESP-in-UDP socket holders that the installed tunnels
-// need (see engine/encap_holder.hpp); warns of what it cannot do.
-void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger);
 
 } // namespace xfrmctl::cli

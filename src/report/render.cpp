@@ -1,8 +1,8 @@
-#include "render.hpp"
+#include "xfrmctl/report/render.hpp"
 
 #include <fmt/format.h>
 
-namespace xfrmctl::cli {
+namespace xfrmctl::report {
 
 using plan::Change;
 using plan::Op;
@@ -198,6 +198,19 @@ std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::Apply
     return errors;
 }
 
+void print_outcome(std::ostream& out, std::ostream& err, bool json, const plan::Plan& plan,
+                   const engine::ApplyReport* report, bool diff)
+{
+    if (json)
+        out << plan_json(plan, report).dump(2) << "\n";
+    else
+        print_plan(out, plan, report, diff);
+    for (const auto& w : plan_warnings(plan))
+        err << "xfrmctl: warning: " << w << "\n";
+    for (const auto& e : plan_errors(plan, report))
+        err << "xfrmctl: " << e << "\n";
+}
+
 std::vector<std::string> plan_warnings(const plan::Plan& plan)
 {
     std::vector<std::string> warnings;
@@ -207,4 +220,4 @@ std::vector<std::string> plan_warnings(const plan::Plan& plan)
     return warnings;
 }
 
-} // namespace xfrmctl::cli
+} // namespace xfrmctl::report

@@ -9,7 +9,7 @@
 
 #include <ostream>
 
-namespace xfrmctl::cli {
+namespace xfrmctl::report {
 
 // report == nullptr: a plan not (yet) carried out.
 void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyReport* report, bool diff);
@@ -20,7 +20,12 @@ nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* repo
 std::vector<std::string> plan_errors(const plan::Plan& plan, const engine::ApplyReport* report);
 std::vector<std::string> plan_warnings(const plan::Plan& plan);
 
+// A plan (report == nullptr) or what apply did: as a table or JSON on
+// `out`, each warning and error as one line on `err`.
+void print_outcome(std::ostream& out, std::ostream& err, bool json, const plan::Plan& plan,
+                   const engine::ApplyReport* report, bool diff);
+
 void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels);
 nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels);
 
-} // namespace xfrmctl::cli
+} // namespace xfrmctl::report

@@ -1,8 +1,8 @@
-#include "render.hpp"
+#include "xfrmctl/report/render.hpp"
 
 #include <fmt/format.h>
 
-namespace xfrmctl::cli {
+namespace xfrmctl::report {
 
 namespace {
 
@@ -88,4 +88,4 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
     return {{"tunnels", list}};
 }
 
-} // namespace xfrmctl::cli
+} // namespace xfrmctl::report
