@@ -1,6 +1,7 @@
 #include "context.hpp"
 #include "xfrmctl/netlink/events.hpp"
 #include "xfrmctl/state/ledger.hpp"
+#include "xfrmctl/util/clock.hpp"
 
 #include <fmt/format.h>
 #include <sys/stat.h>
@@ -12,14 +13,6 @@
 namespace xfrmctl::cli {
 
 namespace {
-
-std::string now_iso()
-{
-    char text[32];
-    std::time_t now = std::time(nullptr);
-    std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    return text;
-}
 
 // The ledger, read again whenever apply or down has rewritten it, so that
 // entries installed after the monitor started are recognised as ours.
@@ -55,7 +48,7 @@ private:
 
 nlohmann::json event_json(const netlink::Event& e, const std::optional<std::string>& tunnel)
 {
-    nlohmann::json j = {{"time", now_iso()}, {"event", netlink::event_name(e.kind)}, {"entry", e.describe()}};
+    nlohmann::json j = {{"time", utc_timestamp()}, {"event", netlink::event_name(e.kind)}, {"entry", e.describe()}};
     j["tunnel"] = tunnel ? nlohmann::json(*tunnel) : nlohmann::json();
     if (e.kind == netlink::EventKind::sa_expired || e.kind == netlink::EventKind::policy_expired)
         j["hard"] = e.hard;
@@ -76,7 +69,7 @@ void print(const GlobalOptions& g, const netlink::Event& e, const std::optional<
     if (g.json)
         std::cout << event_json(e, tunnel).dump() << std::endl;
     else
-        std::cout << now_iso() << " " << (tunnel ? *tunnel : "-") << " " << e.describe() << std::endl;
+        std::cout << utc_timestamp() << " " << (tunnel ? *tunnel : "-") << " " << e.describe() << std::endl;
 }
 
 bool flush_event(const netlink::Event& e)

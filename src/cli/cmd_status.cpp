@@ -30,7 +30,7 @@ Status keep_only(std::vector<engine::TunnelStatus>& all, const std::vector<std::
 
 } // namespace
 
-int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
+int run_status(const GlobalOptions& g, const std::vector<std::string>& names, bool prometheus)
 {
     // Status needs no key material: it never reads the key files.
     auto defs = model::load_definitions(g.definitions);
@@ -60,7 +60,9 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names)
         (void)seen.save(g.state_dir); // only a hint for next time
     if (auto ok = keep_only(tunnels, names); !ok)
         return report_error(g, ok.error());
-    if (g.json)
+    if (prometheus)
+        std::cout << report::prometheus(tunnels);
+    else if (g.json)
         std::cout << report::status_json(tunnels).dump(2) << "\n";
     else
         report::print_status(std::cout, tunnels);

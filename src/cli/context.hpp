@@ -2,6 +2,7 @@
 // one place where an error becomes a message.
 #pragma once
 
+#include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/operations.hpp"
 #include "xfrmctl/util/result.hpp"
 
@@ -20,6 +21,7 @@ struct GlobalOptions {
     std::filesystem::path socket = "/run/xfrmctl/xfrmd.sock";
     bool json = false;
     bool no_probe = false;
+    bool definitions_given = false; // -c on the command line (else xfrmd uses its own)
 };
 
 // Prints an error once: to stderr, and with --json also as {"error": ...}
@@ -48,7 +50,7 @@ void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, con
 int run_validate(const GlobalOptions& g);
 int run_plan(const GlobalOptions& g, bool diff);
 int run_apply(const GlobalOptions& g, bool check, bool diff);
-int run_status(const GlobalOptions& g, const std::vector<std::string>& names);
+int run_status(const GlobalOptions& g, const std::vector<std::string>& names, bool prometheus);
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all);
 int run_capabilities(const GlobalOptions& g);
 int run_monitor(const GlobalOptions& g, bool all, int count);

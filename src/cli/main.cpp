@@ -12,7 +12,7 @@ using namespace xfrmctl::cli;
 namespace {
 
 struct Commands {
-    bool check = false, diff = false, all = false;
+    bool check = false, diff = false, all = false, prometheus = false;
     int count = 0;
     std::vector<std::string> hold;
     ExplainArgs explain;
@@ -39,7 +39,10 @@ void add_commands(CLI::App& app, Commands& c)
     auto* apply = app.add_subcommand("apply", "make the kernel match the definitions");
     apply->add_flag("--check", c.check, "only show what would change (like plan)");
     apply->add_flag("--diff", c.diff, "show each changed entry before and after");
-    app.add_subcommand("status", "each tunnel's state, SPIs and counters")->add_option("name", c.names, "tunnels to show");
+    auto* status = app.add_subcommand("status", "each tunnel's state, SPIs and counters");
+    status->add_option("name", c.names, "tunnels to show");
+    status->add_flag("--prometheus", c.prometheus, "the same figures in Prometheus' text format");
+    app.add_subcommand("reload", "make xfrmd read the definitions again (as SIGHUP does)");
     auto* down = app.add_subcommand("down", "remove the named tunnels' kernel entries");
     down->add_option("name", c.names, "tunnels to take down");
     down->add_flag("--all", c.all, "take every tunnel down");
@@ -62,8 +65,33 @@ void add_commands(CLI::App& app, Commands& c)
         sub->fallthrough(); // global options may also follow the command
 }
 
+// With xfrmd running, the commands that change or report the kernel are
+// its to carry out (one writer); nullopt when no daemon answers.
+std::optional<int> via_daemon(const GlobalOptions& g, const std::string& command, const Commands& c)
+{
+    xfrmctl::engine::ControlRequest r{command, g.json, c.check, c.diff, c.all, c.prometheus, c.names,
+                                      g.definitions_given ? g.definitions.string() : std::string()};
+    auto answer = xfrmctl::engine::ask_daemon(g.socket, r);
+    if (!answer)
+        return report_error(g, answer.error());
+    if (!*answer)
+        return std::nullopt;
+    std::cout << (*answer)->out;
+    std::cerr << (*answer)->err;
+    return (*answer)->exit;
+}
+
 int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
 {
+    for (const char* command : {"apply", "plan", "down", "status", "reload"})
+        if (app.got_subcommand(command)) {
+            Commands asked = c;
+            asked.check = c.check || std::string(command) == "plan";
+            if (auto exit = via_daemon(g, std::string(command) == "plan" ? "apply" : command, asked))
+                return *exit;
+        }
+    if (app.got_subcommand("reload"))
+        return report_error(g, xfrmctl::Error{"xfrmd is not running (nothing listens on " + g.socket.string() + ")"});
     if (app.got_subcommand("validate"))
         return run_validate(g);
     if (app.got_subcommand("plan"))
@@ -71,7 +99,7 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
     if (app.got_subcommand("apply"))
         return run_apply(g, c.check, c.diff);
     if (app.got_subcommand("status"))
-        return run_status(g, c.names);
+        return run_status(g, c.names, c.prometheus);
     if (app.got_subcommand("capabilities"))
         return run_capabilities(g);
     if (app.got_subcommand("monitor"))
@@ -113,5 +141,6 @@ int main(int argc, char** argv)
         std::cerr << "xfrmctl: " << e.what() << "\n" << "Run xfrmctl --help for usage.\n";
         return kError;
     }
+    g.definitions_given = app.count("--config") > 0;
     return dispatch(app, g, c);
 }

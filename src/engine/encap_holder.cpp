@@ -38,6 +38,9 @@ Result<UniqueFd> open_encap_socket(const EncapPort& p)
     int one = 1;
     if (p.family == AF_INET6) // so that the IPv4 holder can bind the same port
         setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    // A holder and xfrmd may hold the port at once, while one hands over to
+    // the other: every such socket decapsulates.
+    setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
     sockaddr_storage ss{};
     socklen_t len;
     if (p.family == AF_INET) {

@@ -29,7 +29,8 @@ Result<Outcome> carry_out(plan::Plan plan, Writer& w, bool check)
 
 } // namespace
 
-Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTraits& traits, std::int64_t now, bool check)
+Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTraits& traits, std::int64_t now, bool check,
+                      const std::set<std::string>& held_down)
 {
     auto tables = w.kernel.tables();
     if (!tables)
@@ -37,7 +38,7 @@ Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTrai
     auto links = read_links(w.links, defs.tunnels, w.store.ledger);
     if (!links)
         return fail(links.error());
-    return carry_out(plan_apply(defs, *tables, *links, w.store.ledger, w.store.history, traits, now), w, check);
+    return carry_out(plan_apply(defs, *tables, *links, w.store.ledger, w.store.history, traits, now, held_down), w, check);
 }
 
 Result<Outcome> take_down(const std::vector<std::string>& names, Writer& w)

@@ -58,17 +58,18 @@ Result<plan::LinkSnapshot> read_links(netlink::Links& links, const model::Defini
 
 plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const plan::LinkSnapshot& links,
                       const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits,
-                      std::int64_t now)
+                      std::int64_t now, const std::set<std::string>& held_down)
 {
     std::vector<std::string> names;
     std::set<std::string> absent;
+    auto wanted = [&](const model::Tunnel& t) { return t.present && !held_down.contains(t.name); };
     for (const auto& t : defs.tunnels.tunnels)
-        (t.present ? names.push_back(t.name) : (void)absent.insert(t.name));
+        (wanted(t) ? names.push_back(t.name) : (void)absent.insert(t.name));
     auto reqids = plan::assign_reqids(names, ledger, kernel);
     const std::set<std::string>& retired = ledger.retired();
     std::vector<plan::DesiredTunnel> desired;
     for (const auto& t : defs.tunnels.tunnels)
-        if (t.present)
+        if (wanted(t))
             desired.push_back(plan::compile_tunnel(t, reqids.at(t.name), {.keys = &defs.keys, .traits = traits, .now = now, .retired = &retired}));
     if (defs.tunnels.host)
         desired.push_back(plan::compile_host(*defs.tunnels.host));

@@ -30,15 +30,6 @@ Lookup index(const netlink::Tables& kernel)
     return l;
 }
 
-// The first reason, in order of gravity, that a tunnel is not up.
-void demote(TunnelStatus& s, Health h, std::string reason)
-{
-    if (s.health == Health::up || (h == Health::down && s.health == Health::degraded)) {
-        s.health = h;
-        s.reason = std::move(reason);
-    }
-}
-
 void count_sa(TunnelStatus& s, const SaStatus& sa, const std::string& key, state::Observations& seen, std::uint64_t now)
 {
     const auto& c = sa.counters;
@@ -62,7 +53,7 @@ void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kern
 {
     for (const auto& want : d.sas) {
         std::string key = want.entry.id.key();
-        SaStatus sa{want.outbound, want.entry.id.proto, want.entry.id.spi, false, {}};
+        SaStatus sa{want.generation, want.outbound, want.entry.id.proto, want.entry.id.spi, false, {}};
         auto it = kernel.sas.find(key);
         if (it == kernel.sas.end()) {
             demote(s, Health::down, fmt::format("{} SA spi 0x{:08x} is missing", want.outbound ? "outbound" : "inbound", sa.spi));
@@ -114,7 +105,24 @@ void check_interface(TunnelStatus& s, const plan::DesiredTunnel& d, const plan::
             demote(s, Health::degraded, "route " + r.str() + " into " + want.name + " is missing");
 }
 
+void note_generations(TunnelStatus& s, const model::Tunnel& t, std::int64_t now)
+{
+    if (const model::Generation* g = t.sender(now))
+        s.generation = g->name;
+    for (const auto& g : t.generations)
+        if (g.send_from && *g.send_from > now && (!s.next_roll || *g.send_from < *s.next_roll))
+            s.next_roll = *g.send_from;
+}
+
 } // namespace
+
+void demote(TunnelStatus& s, Health h, std::string reason)
+{
+    if (h > s.health) {
+        s.health = h;
+        s.reason = std::move(reason);
+    }
+}
 
 std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& seen, std::uint64_t now)
 {
@@ -139,6 +147,7 @@ std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observati
         check_sas(s, d, lookup, owned ? *owned : none, seen, now);
         check_policies(s, d, lookup, owned ? *owned : none);
         check_interface(s, d, in.links);
+        note_generations(s, t, static_cast<std::int64_t>(now));
         if (t.encapsulation && !in.held_encap_ports.contains(t.encapsulation->local_port))
             demote(s, Health::degraded,
                    fmt::format("no socket holds UDP port {} for ESP in UDP (run apply)", t.encapsulation->local_port));

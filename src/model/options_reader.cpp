@@ -147,6 +147,53 @@ Parsed<void> read_marks(const Origin& o, const json& j, Tunnel& t)
     return {};
 }
 
+Parsed<IpAddress> read_health_address(const Origin& o, const json& v, const std::string& at,
+                                     const std::vector<Prefix>& within, const char* side)
+{
+    auto text = read_string(o, v, at);
+    if (!text)
+        return std::unexpected(text.error());
+    auto a = IpAddress::parse(*text);
+    if (!a)
+        return o.fail(at, fmt::format("\"{}\" is not an IPv4 or IPv6 address", *text));
+    for (const auto& p : within)
+        if (p.contains(*a))
+            return *a;
+    return o.fail(at, fmt::format("{} is not in the {} subnets: the probe would not cross the tunnel", *text, side));
+}
+
+Parsed<void> read_health(const Origin& o, const json& v, Tunnel& t)
+{
+    if (!v.is_object())
+        return o.fail("/health", fmt::format("expected an object, got {} ({})", type_name(v), brief(v)));
+    if (auto ok = check_keys(o, v, "/health", {"interval", "dead_after", "target", "source"}); !ok)
+        return ok;
+    HealthCheck h;
+    if (v.contains("interval")) {
+        auto n = read_uint(o, v["interval"], "/health/interval", 1, 3600);
+        if (!n)
+            return std::unexpected(n.error());
+        h.interval = static_cast<std::uint32_t>(*n);
+    }
+    h.dead_after = 3 * h.interval;
+    if (v.contains("dead_after")) {
+        auto n = read_uint(o, v["dead_after"], "/health/dead_after", h.interval, 86400);
+        if (!n)
+            return std::unexpected(n.error());
+        h.dead_after = static_cast<std::uint32_t>(*n);
+    }
+    for (auto [key, field, within, side] : {std::tuple{"target", &h.target, &t.remote.subnets, "remote"},
+                                            {"source", &h.source, &t.local.subnets, "local"}})
+        if (v.contains(key)) {
+            auto a = read_health_address(o, v[key], std::string("/health/") + key, *within, side);
+            if (!a)
+                return std::unexpected(a.error());
+            *field = *a;
+        }
+    t.health = h;
+    return {};
+}
+
 } // namespace
 
 Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t)
@@ -163,6 +210,9 @@ Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t)
             return ok;
     if (const json* v = find_member(j, "encapsulation"))
         if (auto ok = read_encapsulation(o, *v, t); !ok)
+            return ok;
+    if (const json* v = find_member(j, "health"))
+        if (auto ok = read_health(o, *v, t); !ok)
             return ok;
     return read_marks(o, j, t);
 }

@@ -9,9 +9,6 @@ namespace xfrmctl::model {
 
 namespace {
 
-// Fields that version 1 names but this build does not carry yet.
-constexpr std::array<std::string_view, 1> kNotYetSupported = {"health"};
-
 Parsed<IpAddress> read_address(const Origin& o, const json& v, const std::string& at)
 {
     auto text = read_string(o, v, at);
@@ -187,15 +184,6 @@ Parsed<void> check_mark_use(const Origin& o, const Tunnel& t)
     return {};
 }
 
-Parsed<void> refuse_unsupported(const Origin& o, const json& j)
-{
-    for (auto field : kNotYetSupported)
-        if (j.contains(std::string(field)))
-            return o.fail("/" + std::string(field),
-                          fmt::format("\"{}\" is part of format version 1 but not supported by this build yet", field));
-    return {};
-}
-
 } // namespace
 
 Parsed<Tunnel> read_tunnel(const std::string& name, const json& j, const Origin& o,
@@ -216,7 +204,7 @@ Parsed<Tunnel> read_tunnel(const std::string& name, const json& j, const Origin&
     }
     if (!t.present) // an absent tunnel needs nothing else: its key files may be gone
         return t;
-    auto ok = in_order([&] { return refuse_unsupported(o, j); }, [&] { return read_kind(o, j, t); },
+    auto ok = in_order([&] { return read_kind(o, j, t); },
                        [&] { return read_interface(o, j, t); }, [&] { return read_endpoints(o, j, t); },
                        [&] { return read_traffic(o, j, t); }, [&] { return read_proposal(o, j, t); },
                        [&] { return read_keying(o, j, t, base_dir); }, [&] { return read_numbers(o, j, t); },

@@ -151,7 +151,9 @@ Status XfrmSocket::send_chunk(std::span<const Request> requests, std::uint32_t f
     std::uint32_t seq = first_seq;
     for (const auto& r : requests) {
         std::memcpy(buffer.data() + at, r.bytes().data(), r.bytes().size());
-        reinterpret_cast<nlmsghdr*>(buffer.data() + at)->nlmsg_seq = seq++;
+        auto* nlh = reinterpret_cast<nlmsghdr*>(buffer.data() + at);
+        nlh->nlmsg_seq = seq++;
+        nlh->nlmsg_pid = portid_; // the kernel stamps the events our changes cause with it
         at += r.bytes().size();
     }
     if (mnl_socket_sendto(socket_.get(), buffer.data(), buffer.size()) < 0)

@@ -230,9 +230,16 @@ private:
     }
 
     // A manual AEAD key is never installed twice: a new SA restarts its
-    // counter, and with it the nonces (RFC 4106, RFC 7634).
+    // counter, and with it the nonces (RFC 4106, RFC 7634). Nor is any SA
+    // whose hard lifetime ran out: that is the operator's limit on the key.
     bool refused_for_reuse(const DesiredSa& d)
     {
+        if (in_.ledger.expired().contains(d.entry.id.key())) {
+            out_.errors.push_back(fmt::format("{}: its hard lifetime ran out: roll the key (a new key file and SPI); "
+                                              "until then this SA is left out and the tunnel's traffic is dropped",
+                                              d.origin));
+            return true;
+        }
         if (!d.aead || !in_.history.contains(in_.history.fingerprint(key_material(d.entry).bytes())))
             return false;
         out_.errors.push_back(fmt::format("{}: the key in {} was installed on this host before, and an AEAD key "

@@ -63,6 +63,7 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
                            {"protocol", netlink::protocol_name(sa.proto)},
                            {"spi", fmt::format("0x{:08x}", sa.spi)},
                            {"present", sa.present},
+                           {"generation", sa.generation},
                            {"bytes", sa.counters.bytes},
                            {"packets", sa.counters.packets},
                            {"replay_errors", sa.counters.replay_errors + sa.counters.replay_window_errors},
@@ -83,9 +84,60 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
                         {"packets_out", s.packets_out},
                         {"last_in_seconds", s.last_in_seconds ? nlohmann::json(*s.last_in_seconds) : nlohmann::json()},
                         {"replay_errors", s.replay_errors},
-                        {"integrity_errors", s.integrity_errors}});
+                        {"integrity_errors", s.integrity_errors},
+                        {"generation", s.generation.empty() ? nlohmann::json() : nlohmann::json(s.generation)},
+                        {"next_roll", s.next_roll ? nlohmann::json(*s.next_roll) : nlohmann::json()}});
     }
     return {{"tunnels", list}};
+}
+
+namespace {
+
+std::string label(const std::string& tunnel) // names are [a-z0-9._-]: nothing to escape
+{
+    return "tunnel=\"" + tunnel + "\"";
+}
+
+void metric(std::string& out, const char* name, const char* help, const char* type)
+{
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+} // namespace
+
+std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels)
+{
+    std::string out;
+    metric(out, "xfrmctl_tunnel_up", "1 when the tunnel is up, 0 when degraded or down.", "gauge");
+    for (const auto& s : tunnels)
+        out += fmt::format("xfrmctl_tunnel_up{{{}}} {}\n", label(s.name), s.health == engine::Health::up ? 1 : 0);
+    metric(out, "xfrmctl_tunnel_state", "The tunnel's state: 1 for the one it is in.", "gauge");
+    for (const auto& s : tunnels)
+        for (auto h : {engine::Health::up, engine::Health::degraded, engine::Health::down})
+            out += fmt::format("xfrmctl_tunnel_state{{{},state=\"{}\"}} {}\n", label(s.name), engine::health_name(h),
+                               s.health == h ? 1 : 0);
+    metric(out, "xfrmctl_tunnel_bytes_total", "Bytes carried, by direction.", "counter");
+    metric(out, "xfrmctl_tunnel_packets_total", "Packets carried, by direction.", "counter");
+    for (const auto& s : tunnels)
+        for (auto [dir, bytes, packets] : {std::tuple{"in", s.bytes_in, s.packets_in}, {"out", s.bytes_out, s.packets_out}}) {
+            out += fmt::format("xfrmctl_tunnel_bytes_total{{{},direction=\"{}\"}} {}\n", label(s.name), dir, bytes);
+            out += fmt::format("xfrmctl_tunnel_packets_total{{{},direction=\"{}\"}} {}\n", label(s.name), dir, packets);
+        }
+    metric(out, "xfrmctl_tunnel_replay_errors_total", "Inbound packets dropped as replayed or outside the window.", "counter");
+    metric(out, "xfrmctl_tunnel_integrity_errors_total", "Inbound packets that failed their integrity check.", "counter");
+    for (const auto& s : tunnels) {
+        out += fmt::format("xfrmctl_tunnel_replay_errors_total{{{}}} {}\n", label(s.name), s.replay_errors);
+        out += fmt::format("xfrmctl_tunnel_integrity_errors_total{{{}}} {}\n", label(s.name), s.integrity_errors);
+    }
+    metric(out, "xfrmctl_tunnel_last_packet_in_seconds", "Seconds since the last packet came in.", "gauge");
+    for (const auto& s : tunnels)
+        if (s.last_in_seconds)
+            out += fmt::format("xfrmctl_tunnel_last_packet_in_seconds{{{}}} {}\n", label(s.name), *s.last_in_seconds);
+    metric(out, "xfrmctl_tunnel_key_roll_timestamp_seconds", "When a newer key generation starts sending.", "gauge");
+    for (const auto& s : tunnels)
+        if (s.next_roll)
+            out += fmt::format("xfrmctl_tunnel_key_roll_timestamp_seconds{{{}}} {}\n", label(s.name), *s.next_roll);
+    return out;
 }
 
 } // namespace xfrmctl::report

@@ -1,5 +1,6 @@
 #include "xfrmctl/state/key_history.hpp"
 
+#include "xfrmctl/util/clock.hpp"
 #include "xfrmctl/util/files.hpp"
 
 #include <fmt/format.h>
@@ -79,10 +80,7 @@ std::string KeyHistory::fingerprint(std::span<const std::uint8_t> key) const
 
 void KeyHistory::record(const std::string& fingerprint, const std::string& what)
 {
-    char when[32];
-    std::time_t now = std::time(nullptr);
-    std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
-    installed_.emplace(fingerprint, what + ", " + when);
+    installed_.emplace(fingerprint, what + ", " + utc_timestamp());
 }
 
 } // namespace xfrmctl::state

@@ -46,6 +46,9 @@ Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
         if (doc.contains("retired"))
             for (const auto& key : doc.at("retired"))
                 ledger.retired_.insert(key.get<std::string>());
+        if (doc.contains("expired"))
+            for (const auto& key : doc.at("expired"))
+                ledger.expired_.insert(key.get<std::string>());
         if (doc.contains("saved_default_policy")) {
             const json& d = doc.at("saved_default_policy");
             ledger.saved_default_ = netlink::DefaultPolicy{d.at("in"), d.at("fwd"), d.at("out")};
@@ -72,6 +75,8 @@ Status Ledger::save(const std::filesystem::path& state_dir) const
     json doc = {{"version", 1}, {"tunnels", tunnels}};
     if (!retired_.empty())
         doc["retired"] = retired_;
+    if (!expired_.empty())
+        doc["expired"] = expired_;
     if (saved_default_)
         doc["saved_default_policy"] = {{"in", saved_default_->in}, {"fwd", saved_default_->fwd}, {"out", saved_default_->out}};
     return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");

@@ -21,11 +21,11 @@ Result<Store> load(Store store)
 
 } // namespace
 
-Result<Store> Store::open_for_writing(const std::filesystem::path& dir)
+Result<Store> Store::open_for_writing(const std::filesystem::path& dir, int wait_seconds)
 {
     if (auto ok = ensure_private_directory(dir); !ok)
         return fail(ok.error());
-    auto lock = lock_directory(dir);
+    auto lock = lock_directory(dir, wait_seconds);
     if (!lock)
         return fail(lock.error());
     Store store;

@@ -73,16 +73,22 @@ Status write_file_atomically(const std::filesystem::path& file, const std::strin
     return {};
 }
 
-Result<UniqueFd> lock_directory(const std::filesystem::path& dir)
+Result<UniqueFd> lock_directory(const std::filesystem::path& dir, int wait_seconds)
 {
     auto path = dir / "lock";
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd)
         return fail(Error::from_errno("cannot open " + path.string(), errno));
-    while (::flock(fd.get(), LOCK_EX) != 0)
-        if (errno != EINTR)
+    for (int tries = wait_seconds * 10;; --tries) {
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0)
+            return fd;
+        if (errno != EWOULDBLOCK && errno != EINTR)
             return fail(Error::from_errno("cannot lock " + path.string(), errno));
-    return fd;
+        if (tries <= 0)
+            return fail(path.string() + " is locked: xfrmd, or another xfrmctl, is changing the kernel (if xfrmd "
+                        "runs, give xfrmctl its --socket)", EWOULDBLOCK);
+        ::usleep(100000);
+    }
 }
 
 } // namespace xfrmctl

@@ -77,12 +77,27 @@ in_ns() {
     nsenter --net="/run/netns/$host" "$@"
 }
 
-# xctl HOST ARGS...: xfrmctl on that host, with its own state directory and
-# its definitions in $WORK/HOST/defs.
+# spawn HOST COMMAND...: in_ns in the background, with $! the command's own
+# pid (so that signals reach it, not a subshell).
+spawn() {
+    local host=$1
+    shift
+    exec_in_ns() { exec nsenter --net="/run/netns/$host" "$@"; }
+    exec_in_ns "$@" &
+    disown $! # its end is nobody's business but the test's: no "Killed" notices
+}
+
+# wait_gone PID: until the process has ended.
+wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; }
+
+# xctl HOST ARGS...: xfrmctl on that host, with its own state directory,
+# its definitions in $WORK/HOST/defs and its daemon's socket (if one runs,
+# xfrmctl hands apply, down and status to it).
 xctl() {
     local host=$1
     shift
-    in_ns "$host" "$XFRMCTL" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" "$@"
+    in_ns "$host" "$XFRMCTL" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" \
+        --socket "$WORK/$host/run/xfrmd.sock" "$@"
 }
 
 # new_key FILE BYTES: random key material in hex, mode 0600.
@@ -138,10 +153,16 @@ sa_counter() {
 
 # Both kernels' XFRM tables, for "nothing changed" comparisons.
 tables() { ip -n "$1" xfrm state list; ip -n "$1" xfrm policy list; }
+# entries HOST: the same without what traffic changes (sequence numbers)
+# and without key material.
+entries() {
+    tables "$1" | grep -v -e 'seq' -e '^	 ' | sed -E 's/^(	(aead|enc|auth|auth-trunc) [^ ]+) 0x[0-9a-f]+/\1 <key>/'
+}
 
-# ip xfrm monitor on a host, to prove that a command made no kernel write.
+# ip xfrm monitor on a host, to prove that a command made no kernel write
+# (SAs and policies: counters and replay state change with traffic).
 monitor_start() {
-    ip netns exec "$1" ip xfrm monitor > "$WORK/monitor.$1" 2>&1 &
+    ip netns exec "$1" ip xfrm monitor SA policy > "$WORK/monitor.$1" 2>&1 &
     echo $! > "$WORK/monitor.$1.pid"
     sleep 0.5
 }
@@ -341,9 +362,118 @@ star_hosts() {
     done
 }
 
-# teardown: every namespace gone (and any ESP-in-UDP holder stopped).
+# Key generations (manual keying, make-before-break). generation_keys
+# NAME GEN makes a generation's keys (aes256gcm16); generation_json HOST
+# NAME GEN SPI_BASE SEND is its entry in "generations" as HOST sees it.
+generation_keys() {
+    new_key "$WORK/keys/$1.$2.w2e" 36
+    new_key "$WORK/keys/$1.$2.e2w" 36
+}
+generation_json() {
+    local host=$1 name=$2 gen=$3 base=$4 send=$5 out=w2e in=e2w
+    local w2e e2w
+    w2e=$(printf '0x%x' $((base + 1)))
+    e2w=$(printf '0x%x' $((base + 2)))
+    if [ "$host" = west ]; then
+        echo "{\"name\": \"$gen\", \"send\": $send, \"outbound\": {\"spi\": \"$w2e\", \"key_file\": \"$WORK/keys/$name.$gen.w2e\"}, \"inbound\": {\"spi\": \"$e2w\", \"key_file\": \"$WORK/keys/$name.$gen.e2w\"}}"
+    else
+        echo "{\"name\": \"$gen\", \"send\": $send, \"outbound\": {\"spi\": \"$e2w\", \"key_file\": \"$WORK/keys/$name.$gen.e2w\"}, \"inbound\": {\"spi\": \"$w2e\", \"key_file\": \"$WORK/keys/$name.$gen.w2e\"}}"
+    fi
+}
+
+# rolling_defs HOST NAME GRACE GENERATION_JSON...: a lan-to-lan ESP tunnel
+# (IPv4) keyed by the given generations, oldest first.
+rolling_defs() {
+    local host=$1 name=$2 grace=$3 local_addr=192.0.2.1 remote_addr=192.0.2.2 lsub=10.1.0.0/24 rsub=10.2.0.0/24
+    shift 3
+    if [ "$host" = east ]; then local_addr=192.0.2.2 remote_addr=192.0.2.1 lsub=10.2.0.0/24 rsub=10.1.0.0/24; fi
+    local generations
+    generations=$(printf '%s\n' "$@" | jq -s -c .)
+    write_defs "$host" "$name.json" "$(jq -n --arg name "$name" --arg l "$local_addr" --arg r "$remote_addr" \
+        --arg ls "$lsub" --arg rs "$rsub" --argjson grace "$grace" --argjson g "$generations" \
+        '{version: 1, tunnels: {($name): {mode: "tunnel", protocol: "esp", proposal: "aes256gcm16",
+          local: {address: $l, subnets: [$ls]}, remote: {address: $r, subnets: [$rs]},
+          keying: {method: "manual", grace: $grace, generations: $g}}}}')"
+}
+
+# xfrmd_start HOST [ARGS...]: the daemon on a host, as xctl's peer (its
+# stderr in $WORK/HOST/xfrmd.log); returns once it answers on its socket.
+xfrmd_start() {
+    local host=$1
+    shift
+    spawn "$host" "$XFRMD" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" \
+        --socket "$WORK/$host/run/xfrmd.sock" "$@" >> "$WORK/$host/xfrmd.log" 2>&1
+    echo $! > "$WORK/$host/xfrmd.pid"
+    for _ in $(seq 100); do
+        [ -S "$WORK/$host/run/xfrmd.sock" ] && xctl "$host" status > /dev/null 2>&1 && return 0
+        [ $? -eq 3 ] && return 0 # answering, with a tunnel not up
+        kill -0 "$(cat "$WORK/$host/xfrmd.pid")" 2>/dev/null || break
+        sleep 0.1
+    done
+    fail "xfrmd on $host did not start: $(cat "$WORK/$host/xfrmd.log")"
+}
+
+# xfrmd_stop HOST [SIGNAL]: stops the daemon (TERM, or e.g. KILL) and waits;
+# it must have been running until then.
+xfrmd_stop() {
+    local pid
+    pid=$(cat "$WORK/$1/xfrmd.pid")
+    kill -0 "$pid" 2>/dev/null || fail "xfrmd on $1 died before it was stopped: $(tail -5 "$WORK/$1/xfrmd.log")"
+    kill "-${2:-TERM}" "$pid" 2>/dev/null || true
+    wait_gone "$pid"
+}
+
+# events HOST KIND: the daemon's events of one kind (JSON lines).
+events() { jq -c --arg kind "$2" 'select(.event == $kind)' "$WORK/$1/state/events.jsonl" 2>/dev/null || true; }
+
+# sa_absent HOST SPI: true once the host's kernel has no SA with that SPI.
+sa_absent() { [ -z "$(ip -n "$1" xfrm state list spi "$2")" ]; }
+
+# wait_for SECONDS COMMAND...: until the command succeeds; 1 on timeout.
+wait_for() {
+    local deadline=$(($(date +%s) + $1))
+    shift
+    until "$@" > /dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$deadline" ] || return 1
+        sleep 0.1
+    done
+}
+
+# flow_start NAME FROM TO SOURCE DESTINATION RATE: numbered UDP datagrams
+# from host FROM to host TO (port 5001 + a hash), RATE a second, counted
+# by a receiver on TO; flow_stop NAME then checks that none was lost.
+flow_start() {
+    local name=$1 from=$2 to=$3 source=$4 destination=$5 rate=$6 port
+    port=$((5001 + $(printf '%s' "$name" | cksum | cut -d' ' -f1) % 1000))
+    spawn "$to" "$FLOW" receive "$destination" "$port" > "$WORK/flow.$name.received"
+    echo $! > "$WORK/flow.$name.receiver"
+    sleep 0.2
+    spawn "$from" "$FLOW" send "$source" "$destination" "$port" "$rate" > "$WORK/flow.$name.sent"
+    echo $! > "$WORK/flow.$name.sender"
+}
+flow_stop() {
+    local name=$1
+    kill "$(cat "$WORK/flow.$name.sender")"
+    wait_gone "$(cat "$WORK/flow.$name.sender")"
+    sleep 1 # the last datagrams arrive
+    kill "$(cat "$WORK/flow.$name.receiver")"
+    wait_gone "$(cat "$WORK/flow.$name.receiver")"
+    local sent received
+    sent=$(jq .sent "$WORK/flow.$name.sent")
+    received=$(cat "$WORK/flow.$name.received")
+    log "flow $name: sent $sent, received $received"
+    expect_gt "$sent" 0 "flow $name ran"
+    expect_eq "$(json_get "$received" .received)" "$sent" "flow $name: every datagram sent was received"
+    expect_eq "$(json_get "$received" .lost)" 0 "flow $name: none lost"
+    expect_eq "$(json_get "$received" .duplicates)" 0 "flow $name: none twice"
+}
+
+# teardown: every namespace gone (and any daemon, flow or ESP-in-UDP holder
+# stopped).
 teardown() {
     pkill -f "hold-encap" 2>/dev/null || true
+    [ -z "${XFRMD:-}" ] || pkill -f "$XFRMD" 2>/dev/null || true
+    [ -z "${FLOW:-}" ] || pkill -f "$FLOW" 2>/dev/null || true
     for ns in $(ip netns list | cut -d' ' -f1); do ip netns del "$ns"; done
     rm -rf "$WORK"/*
 }

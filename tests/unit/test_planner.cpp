@@ -252,6 +252,23 @@ TEST_CASE("a used non-AEAD key is installed with a warning")
     CHECK(count(p.tunnels[0], Op::add_sa) == 2);
 }
 
+TEST_CASE("an SA whose hard lifetime ran out is never installed again, whatever its algorithm")
+{
+    auto t = tunnel("a", 0x1000, "aes256-sha256");
+    auto keys = keys_for(t, 1);
+    World w;
+    w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
+    std::string expired = w.desired[0].sas[0].entry.id.key();
+    w.ledger.expire(expired);
+    Plan p = w.plan();
+    const auto& tp = p.tunnels[0];
+    REQUIRE(tp.errors.size() == 1);
+    CHECK(tp.errors[0].find("hard lifetime ran out") != std::string::npos);
+    CHECK(count(tp, Op::add_sa) == 1); // only the other one
+    CHECK(tp.changes[0].sa->id.key() != expired);
+    CHECK(count(tp, Op::add_policy) == 3); // the traffic is dropped, not sent in clear
+}
+
 TEST_CASE("a changed priority updates the policy in place and keeps what to undo")
 {
     auto t = tunnel("a", 0x1000);

@@ -29,7 +29,8 @@ bool idle(const plan::Plan& plan);
 
 // Reads the kernel as it is now, plans against the definitions at `now`,
 // and (unless check) carries the plan out.
-Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTraits& traits, std::int64_t now, bool check);
+Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTraits& traits, std::int64_t now, bool check,
+                      const std::set<std::string>& held_down = {});
 
 // Removes every owned entry of the named tunnels.
 Result<Outcome> take_down(const std::vector<std::string>& names, Writer& w);

@@ -19,6 +19,7 @@ enum class Health { up, degraded, down };
 const char* health_name(Health h);
 
 struct SaStatus {
+    std::string generation;
     bool outbound = false;
     std::uint8_t proto = 0;
     std::uint32_t spi = 0;
@@ -34,6 +35,8 @@ struct TunnelStatus {
     std::vector<SaStatus> sas;
     std::size_t policies_wanted = 0, policies_present = 0;
     std::string interface; // the link's name, for a route-based tunnel
+    std::string generation;               // the key generation that sends
+    std::optional<std::int64_t> next_roll; // when a newer generation starts sending
     std::uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
     std::uint64_t replay_errors = 0, integrity_errors = 0;
     std::optional<std::uint64_t> last_in_seconds;
@@ -47,6 +50,10 @@ struct StatusInputs {
     const plan::KernelTraits& traits;
     const std::set<std::uint16_t>& held_encap_ports; // UDP ports with an ESP-in-UDP socket held
 };
+
+// The first reason, in order of gravity, that a tunnel is not up: a graver
+// state replaces the one there, an equal one keeps its reason.
+void demote(TunnelStatus& s, Health h, std::string reason);
 
 std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& observations, std::uint64_t now);
 

@@ -79,6 +79,15 @@ struct Interface {
     std::uint32_t mtu = 0;
 };
 
+// What xfrmd watches to tell whether a tunnel works: the kernel's counters
+// always; with a target, an echo request through the tunnel every interval.
+struct HealthCheck {
+    std::uint32_t interval = 5;   // seconds
+    std::uint32_t dead_after = 15; // seconds without an answer (or without traffic in) before "down"
+    std::optional<IpAddress> target; // in the remote subnets
+    std::optional<IpAddress> source; // in the local subnets; by default a local address found in them
+};
+
 struct Tunnel {
     std::string name;
     std::string file; // the definition file it came from
@@ -99,6 +108,7 @@ struct Tunnel {
     std::optional<netlink::Mark> output_mark;
     std::optional<Encapsulation> encapsulation;
     std::optional<Interface> interface;
+    std::optional<HealthCheck> health;
     std::optional<std::uint32_t> priority;
 
     std::string path() const { return "/tunnels/" + name; }

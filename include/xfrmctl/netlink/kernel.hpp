@@ -28,6 +28,9 @@ public:
     Result<SpdInfo> spd_info();
     Result<std::optional<DefaultPolicy>> default_policy();
     Result<std::vector<Ack>> execute(std::span<const Request> requests);
+    // The netlink port of this handle: the kernel stamps it on the events
+    // that our own requests cause (nlmsg_pid), so they can be told apart.
+    std::uint32_t portid() const { return socket_.portid(); }
 
 private:
     explicit Kernel(XfrmSocket socket) : socket_(std::move(socket)) {}

@@ -68,6 +68,7 @@ public:
     Result<std::optional<Reply>> query(const Request& request);
 
     int fd() const;
+    std::uint32_t portid() const { return portid_; }
 
 private:
     struct Closer {

@@ -27,5 +27,8 @@ void print_outcome(std::ostream& out, std::ostream& err, bool json, const plan::
 
 void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels);
 nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels);
+// The Prometheus text exposition format (for node_exporter's textfile
+// collector, or a scrape through xfrmctl status --prometheus).
+std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels);
 
 } // namespace xfrmctl::report

@@ -48,6 +48,11 @@ public:
     void retire(const std::string& key) { retired_.insert(key); }
     void unretire(const std::string& key) { retired_.erase(key); }
 
+    // SAs (identity keys) whose hard lifetime ran out: never installed again,
+    // whatever their algorithm; the key must be rolled (a new SPI).
+    const std::set<std::string>& expired() const { return expired_; }
+    void expire(const std::string& key) { expired_.insert(key); }
+
     // The kernel's default policy as it was before we first set one.
     const std::optional<netlink::DefaultPolicy>& saved_default() const { return saved_default_; }
     void save_default(std::optional<netlink::DefaultPolicy> p) { saved_default_ = p; }
@@ -57,6 +62,7 @@ private:
     std::unordered_map<std::string, std::string> sa_index_, policy_index_, interface_index_;
     std::optional<netlink::DefaultPolicy> saved_default_;
     std::set<std::string> retired_;
+    std::set<std::string> expired_;
 };
 
 } // namespace xfrmctl::state

@@ -14,7 +14,8 @@ class Store {
 public:
     // A writer creates the directory (mode 0700) and holds its lock until
     // the Store goes away; a reader takes no lock and creates nothing.
-    static Result<Store> open_for_writing(const std::filesystem::path& dir);
+    // wait_seconds: how long to wait for another holder of the lock (0: fail at once).
+    static Result<Store> open_for_writing(const std::filesystem::path& dir, int wait_seconds = 30);
     static Result<Store> open_for_reading(const std::filesystem::path& dir);
 
     Ledger ledger;

@@ -21,7 +21,8 @@ Result<std::optional<std::string>> read_optional_file(const std::filesystem::pat
 // directory: a reader sees the old contents or the new, never a mix.
 Status write_file_atomically(const std::filesystem::path& file, const std::string& contents, mode_t mode = 0600);
 
-// Takes an exclusive lock on dir/lock, waiting for another holder to finish.
-Result<UniqueFd> lock_directory(const std::filesystem::path& dir);
+// Takes an exclusive lock on dir/lock, waiting up to wait_seconds for
+// another holder to let go.
+Result<UniqueFd> lock_directory(const std::filesystem::path& dir, int wait_seconds);
 
 } // namespace xfrmctl

@@ -1,0 +1,130 @@
+#include "daemon.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <ctime>
+
+namespace xfrmctl::daemon {
+
+Daemon::Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links,
+               netlink::XfrmSocket events)
+    : options_(o), journal_(o.state_dir / "events.jsonl"), store_(std::move(store)), kernel_(std::move(kernel)),
+      links_(std::move(links)), events_(std::move(events))
+{
+}
+
+namespace {
+
+Result<UniqueFd> signal_fd()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGHUP, SIGTERM, SIGINT})
+        sigaddset(&set, s);
+    if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0)
+        return fail(Error::from_errno("sigprocmask", errno));
+    signal(SIGPIPE, SIG_IGN);
+    UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!fd)
+        return fail(Error::from_errno("signalfd", errno));
+    return fd;
+}
+
+Result<UniqueFd> second_timer()
+{
+    UniqueFd fd(timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK));
+    itimerspec every_second{{1, 0}, {1, 0}};
+    if (!fd || timerfd_settime(fd.get(), 0, &every_second, nullptr) != 0)
+        return fail(Error::from_errno("timerfd", errno));
+    return fd;
+}
+
+Result<netlink::XfrmSocket> event_socket(int buffer)
+{
+    auto events = netlink::XfrmSocket::open(netlink::kEventGroups);
+    if (!events)
+        return fail(events.error());
+    if (buffer > 0) // smaller than the default only to provoke overruns in tests
+        setsockopt(events->fd(), SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof buffer);
+    return events;
+}
+
+} // namespace
+
+Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o)
+{
+    umask(077);
+    auto store = state::Store::open_for_writing(o.state_dir, 0);
+    if (!store)
+        return fail(store.error());
+    auto kernel = netlink::Kernel::open();
+    auto links = netlink::Links::open();
+    auto events = event_socket(o.event_buffer);
+    for (const Error* e : {kernel ? nullptr : &kernel.error(), links ? nullptr : &links.error(), events ? nullptr : &events.error()})
+        if (e)
+            return fail(*e);
+    std::unique_ptr<Daemon> d(new Daemon(o, std::move(*store), std::move(*kernel), std::move(*links), std::move(*events)));
+    auto signals = signal_fd();
+    auto timer = second_timer();
+    if (!signals || !timer)
+        return fail(!signals ? signals.error() : timer.error());
+    d->signals_ = std::move(*signals);
+    d->timer_ = std::move(*timer);
+    d->reload("start");
+    d->reconcile("start"); // adopts what is already right: no SA reinstalled
+    if (auto ok = d->open_control_socket(); !ok)
+        return fail(ok.error());
+    return d;
+}
+
+int Daemon::run()
+{
+    notify("READY=1\nSTATUS=keeping the kernel in line with " + options_.definitions.string());
+    journal_.info("ready: " + options_.definitions.string() + ", control socket " + options_.socket.string());
+    while (!stopping_) {
+        std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0},
+                                   {events_.fd(), POLLIN, 0},   {listen_.get(), POLLIN, 0}};
+        for (int fd : health_.fds())
+            fds.push_back({fd, POLLIN, 0});
+        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR)
+            break;
+        if (fds[2].revents)
+            on_kernel_events();
+        if (fds[0].revents) {
+            signalfd_siginfo info{};
+            while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
+                if (info.ssi_signo == SIGHUP) {
+                    reload("SIGHUP");
+                    reconcile_soon("SIGHUP");
+                } else {
+                    stopping_ = true;
+                }
+            }
+        }
+        if (fds[1].revents) {
+            std::uint64_t expirations;
+            if (::read(timer_.get(), &expirations, sizeof expirations) > 0)
+                tick();
+        }
+        if (fds[3].revents)
+            on_control_connection();
+        if (fds.size() > 4)
+            health_.collect_answers(std::time(nullptr));
+        if (due_ && !stopping_)
+            reconcile(*due_);
+    }
+    notify("STOPPING=1");
+    hand_over_encap_sockets();
+    ::unlink(options_.socket.c_str());
+    journal_.info("stopped; the kernel's entries stay as they are");
+    return 0;
+}
+
+} // namespace xfrmctl::daemon

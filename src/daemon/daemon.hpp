@@ -1,0 +1,94 @@
+// xfrmd: keeps the kernel in line with the definitions over time. One
+// thread, one poll loop, over: signals (HUP reloads, TERM and INT stop), a
+// one-second timer (health, key generations, periodic re-reading), the
+// kernel's XFRM events (drift repair), the control socket (xfrmctl), and
+// the health probes. It alone writes: it holds the state directory's lock
+// for its whole life.
+#pragma once
+
+#include "health.hpp"
+#include "journal.hpp"
+#include "xfrmctl/engine/control.hpp"
+#include "xfrmctl/engine/encap_holder.hpp"
+#include "xfrmctl/engine/operations.hpp"
+#include "xfrmctl/netlink/events.hpp"
+#include "xfrmctl/state/observations.hpp"
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+
+namespace xfrmctl::daemon {
+
+struct Options {
+    std::filesystem::path definitions = "/etc/xfrmctl/tunnels.d";
+    std::filesystem::path state_dir = "/var/lib/xfrmctl";
+    std::filesystem::path socket = "/run/xfrmctl/xfrmd.sock";
+    std::optional<std::filesystem::path> textfile; // Prometheus metrics for node_exporter
+    bool no_probe = false;
+    int resync_seconds = 30; // a full re-read of the kernel, whatever the events said
+    int event_buffer = 0;    // the event socket's receive buffer in bytes; 0: a large one
+};
+
+class Daemon {
+public:
+    static Result<std::unique_ptr<Daemon>> start(const Options& options);
+    int run(); // until SIGTERM or SIGINT; the kernel's entries stay
+
+private:
+    Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links, netlink::XfrmSocket events);
+
+    // daemon_kernel.cpp
+    Status load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits);
+    void reload(const std::string& why);
+    void reconcile(std::string why); // by value: it may be due_ itself, which it clears
+    void reconcile_soon(const std::string& why) { due_ = due_.value_or(why); }
+    void note_outcome(const engine::Outcome& outcome, const std::string& why);
+    void on_kernel_events();
+    void note_event(const netlink::Event& e, std::uint32_t sender);
+    void hold_encap_sockets();
+    void hand_over_encap_sockets();
+
+    // daemon_control.cpp
+    Status open_control_socket();
+    void on_control_connection();
+    engine::ControlResponse handle(const engine::ControlRequest& request);
+    engine::ControlResponse handle_apply(const engine::ControlRequest& request);
+    engine::ControlResponse handle_down(const engine::ControlRequest& request);
+    engine::ControlResponse handle_status(const engine::ControlRequest& request);
+
+    // daemon_tick.cpp
+    void tick();
+    std::vector<engine::TunnelStatus> current_status(std::int64_t now);
+    bool senders_changed(std::int64_t now);
+    bool retire_idle_generations(const std::vector<engine::TunnelStatus>& status, std::int64_t now);
+    void write_textfile(const std::vector<engine::TunnelStatus>& status);
+
+    engine::Writer writer() { return {store_, kernel_, links_}; }
+
+    Options options_;
+    Journal journal_;
+    state::Store store_;
+    netlink::Kernel kernel_;
+    netlink::Links links_;
+    netlink::XfrmSocket events_;
+    UniqueFd listen_, signals_, timer_;
+    std::optional<engine::Definitions> defs_;
+    plan::KernelTraits traits_;
+    HealthTracker health_;
+    state::Observations observations_;
+    std::map<engine::EncapPort, UniqueFd> encap_;
+    std::map<std::string, std::string> key_problems_; // tunnel -> why an SA was left out
+    std::map<std::string, std::string> senders_;      // tunnel -> its sending generation
+    // retirement_key -> the inbound packets last seen, and since when
+    std::map<std::string, std::pair<std::uint64_t, std::int64_t>> inbound_seen_;
+    std::set<std::string> reported_;                  // errors already logged, to say each once
+    std::set<std::string> held_down_;                 // taken down through xfrmctl down, until the next apply
+    std::vector<engine::TunnelStatus> status_;
+    std::int64_t last_resync_ = 0;
+    std::optional<std::string> due_; // why a reconcile is due, if one is
+    bool stopping_ = false;
+};
+
+} // namespace xfrmctl::daemon

@@ -1,0 +1,40 @@
+// xfrmd: the daemon that keeps the kernel's XFRM state in line with the
+// definitions over time (see xfrmd(8)).
+#include "daemon.hpp"
+
+#include <CLI/CLI.hpp>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+
+#include <iostream>
+
+int main(int argc, char** argv)
+{
+    // Key material lives in this process: no core file, no ptrace by peers.
+    rlimit none{0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+
+    CLI::App app{"xfrmd: keeps the kernel's IPsec state in line with the definitions (see xfrmd(8))", "xfrmd"};
+    xfrmctl::daemon::Options o;
+    app.add_option("-c,--config", o.definitions, "the definitions: a JSON file or a directory of *.json files")
+        ->capture_default_str();
+    app.add_option("--state-dir", o.state_dir, "what the controller remembers")->capture_default_str();
+    app.add_option("--socket", o.socket, "the control socket xfrmctl talks to")->capture_default_str();
+    app.add_option("--textfile", o.textfile, "write Prometheus metrics there every second (node_exporter's textfile collector)");
+    app.add_option("--resync", o.resync_seconds, "seconds between full re-reads of the kernel")->capture_default_str()
+        ->check(CLI::Range(1, 3600));
+    app.add_flag("--no-probe", o.no_probe, "do not ask the kernel what it supports");
+    app.add_option("--event-buffer", o.event_buffer, "")->group(""); // tests: a small buffer, to overrun it
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e) == 0 ? 0 : 1;
+    }
+    auto daemon = xfrmctl::daemon::Daemon::start(o);
+    if (!daemon) {
+        std::cerr << "<3>xfrmd: " << daemon.error().message << std::endl;
+        return 1;
+    }
+    return (*daemon)->run();
+}
