@@ -60,12 +60,13 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names, bo
         (void)seen.save(g.state_dir); // only a hint for next time
     if (auto ok = keep_only(tunnels, names); !ok)
         return report_error(g, ok.error());
+    auto host = engine::read_xfrm_stat();
     if (prometheus)
-        std::cout << report::prometheus(tunnels);
+        std::cout << report::prometheus(tunnels, host);
     else if (g.json)
-        std::cout << report::status_json(tunnels).dump(2) << "\n";
+        std::cout << report::status_json(tunnels, host).dump(2) << "\n";
     else
-        report::print_status(std::cout, tunnels);
+        report::print_status(std::cout, tunnels, host);
     for (const auto& t : tunnels)
         if (t.health != engine::Health::up)
             return kNotUp;

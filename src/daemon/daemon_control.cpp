@@ -191,12 +191,13 @@ engine::ControlResponse Daemon::handle_status(const engine::ControlRequest& r)
         return r.names.empty() || std::find(r.names.begin(), r.names.end(), s.name) != r.names.end();
     });
     std::ostringstream out;
+    auto host = engine::read_xfrm_stat();
     if (r.prometheus)
-        out << report::prometheus(shown);
+        out << report::prometheus(shown, host);
     else if (r.json)
-        out << report::status_json(shown).dump(2) << "\n";
+        out << report::status_json(shown, host).dump(2) << "\n";
     else
-        report::print_status(out, shown);
+        report::print_status(out, shown, host);
     bool all_up = std::all_of(shown.begin(), shown.end(), [](const auto& s) { return s.health == engine::Health::up; });
     return {all_up ? 0 : kNotUp, out.str(), ""};
 }

@@ -126,7 +126,7 @@ bool Daemon::retire_idle_generations(const std::vector<engine::TunnelStatus>& st
 
 void Daemon::write_textfile(const std::vector<engine::TunnelStatus>& status)
 {
-    if (auto ok = write_file_atomically(*options_.textfile, report::prometheus(status), 0644); !ok)
+    if (auto ok = write_file_atomically(*options_.textfile, report::prometheus(status, engine::read_xfrm_stat()), 0644); !ok)
         journal_.error("cannot write " + options_.textfile->string() + ": " + ok.error().message);
 }
 

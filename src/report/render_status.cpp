@@ -1,5 +1,7 @@
 #include "xfrmctl/report/render.hpp"
 
+#include "xfrmctl/util/clock.hpp"
+
 #include <fmt/format.h>
 
 namespace xfrmctl::report {
@@ -33,27 +35,42 @@ std::string last_in(const engine::TunnelStatus& s)
     return s.last_in_seconds ? fmt::format("{}s ago", *s.last_in_seconds) : "?";
 }
 
+// Only those not zero: the interesting few of some thirty.
+void print_host_counters(std::ostream& out, const engine::HostCounters& host)
+{
+    std::string line;
+    for (const auto& [name, value] : host)
+        if (value != 0)
+            line += fmt::format("{}{} {}", line.empty() ? "" : ", ", name, value);
+    if (!line.empty())
+        out << "host: " << line << "\n";
+}
+
 } // namespace
 
-void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels)
+void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
 {
     if (tunnels.empty()) {
         out << "No tunnels defined.\n";
         return;
     }
-    constexpr const char* row = "{:<16} {:<8} {:<20} {:<20} {:>10} {:>8} {:>10} {:>8} {:>9} {:>6} {:>9}\n";
-    out << fmt::format(row, "TUNNEL", "STATE", "OUT SPI", "IN SPI", "BYTES OUT", "PKTS OUT", "BYTES IN", "PKTS IN",
+    constexpr const char* row = "{:<16} {:<8} {:<8} {:<20} {:<20} {:>10} {:>8} {:>10} {:>8} {:>9} {:>6} {:>9}\n";
+    out << fmt::format(row, "TUNNEL", "STATE", "KEY", "OUT SPI", "IN SPI", "BYTES OUT", "PKTS OUT", "BYTES IN", "PKTS IN",
                        "LAST IN", "REPLAY", "INTEGRITY");
     for (const auto& s : tunnels)
-        out << fmt::format(row, s.name, engine::health_name(s.health), spis(s, true), spis(s, false), bytes(s.bytes_out),
-                           s.packets_out, bytes(s.bytes_in), s.packets_in, last_in(s), s.replay_errors,
-                           s.integrity_errors);
+        out << fmt::format(row, s.name, engine::health_name(s.health), s.generation.empty() ? "-" : s.generation,
+                           spis(s, true), spis(s, false), bytes(s.bytes_out), s.packets_out, bytes(s.bytes_in),
+                           s.packets_in, last_in(s), s.replay_errors, s.integrity_errors);
     for (const auto& s : tunnels)
         if (s.health != engine::Health::up)
             out << s.name << ": " << engine::health_name(s.health) << ": " << s.reason << "\n";
+    for (const auto& s : tunnels)
+        if (s.next_roll)
+            out << s.name << ": the next key generation sends from " << utc_timestamp(*s.next_roll) << "\n";
+    print_host_counters(out, host);
 }
 
-nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
+nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
 {
     nlohmann::json list = nlohmann::json::array();
     for (const auto& s : tunnels) {
@@ -88,7 +105,7 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels)
                         {"generation", s.generation.empty() ? nlohmann::json() : nlohmann::json(s.generation)},
                         {"next_roll", s.next_roll ? nlohmann::json(*s.next_roll) : nlohmann::json()}});
     }
-    return {{"tunnels", list}};
+    return {{"tunnels", list}, {"xfrm_stat", host}};
 }
 
 namespace {
@@ -105,7 +122,7 @@ void metric(std::string& out, const char* name, const char* help, const char* ty
 
 } // namespace
 
-std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels)
+std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
 {
     std::string out;
     metric(out, "xfrmctl_tunnel_up", "1 when the tunnel is up, 0 when degraded or down.", "gauge");
@@ -137,6 +154,9 @@ std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels)
     for (const auto& s : tunnels)
         if (s.next_roll)
             out += fmt::format("xfrmctl_tunnel_key_roll_timestamp_seconds{{{}}} {}\n", label(s.name), *s.next_roll);
+    metric(out, "xfrmctl_xfrm_stat_total", "The host's XFRM error counters (/proc/net/xfrm_stat).", "counter");
+    for (const auto& [name, value] : host)
+        out += fmt::format("xfrmctl_xfrm_stat_total{{counter=\"{}\"}} {}\n", name, value);
     return out;
 }
 

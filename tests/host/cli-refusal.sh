@@ -59,3 +59,12 @@ set -e
 [ "$rc" = 2 ] || fail "plan after the refusal: exit $rc, expected 2"
 grep -q "Plan: 5 to add" "$work/out" || fail "plan: $(cat "$work/out")"
 pass "plan still shows the whole tunnel pending"
+
+# Probing needs a network namespace of its own: without CAP_SYS_ADMIN (as
+# under xfrmd's systemd unit) it makes one in a user namespace, and finds
+# the same.
+"$XFRMCTL" capabilities --json > "$work/caps.root"
+setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin "$XFRMCTL" capabilities --json > "$work/caps.less" ||
+    fail "capabilities without CAP_SYS_ADMIN: $(cat "$work/caps.less")"
+cmp -s "$work/caps.root" "$work/caps.less" || fail "capabilities differ without CAP_SYS_ADMIN"
+pass "capabilities are probed the same without CAP_SYS_ADMIN"

@@ -398,10 +398,11 @@ rolling_defs() {
 
 # xfrmd_start HOST [ARGS...]: the daemon on a host, as xctl's peer (its
 # stderr in $WORK/HOST/xfrmd.log); returns once it answers on its socket.
+# $XFRMD_PREFIX, if set, is a command to run it under (e.g. setpriv).
 xfrmd_start() {
     local host=$1
     shift
-    spawn "$host" "$XFRMD" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" \
+    spawn "$host" ${XFRMD_PREFIX:-} "$XFRMD" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" \
         --socket "$WORK/$host/run/xfrmd.sock" "$@" >> "$WORK/$host/xfrmd.log" 2>&1
     echo $! > "$WORK/$host/xfrmd.pid"
     for _ in $(seq 100); do
@@ -411,6 +412,15 @@ xfrmd_start() {
         sleep 0.1
     done
     fail "xfrmd on $host did not start: $(cat "$WORK/$host/xfrmd.log")"
+}
+
+# with_unit_capabilities: later daemons run with only the capabilities that
+# packaging/xfrmd.service leaves them (its CapabilityBoundingSet).
+with_unit_capabilities() {
+    local caps
+    caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$XFRMCTL_REPO/packaging/xfrmd.service" |
+        tr 'A-Z ' 'a-z,' | sed 's/cap_/+/g')
+    XFRMD_PREFIX="setpriv --no-new-privs --bounding-set=-all,$caps --inh-caps=-all"
 }
 
 # xfrmd_stop HOST [SIGNAL]: stops the daemon (TERM, or e.g. KILL) and waits;

@@ -3,6 +3,7 @@
 
 #include "xfrmctl/engine/executor.hpp"
 #include "xfrmctl/engine/status.hpp"
+#include "xfrmctl/engine/xfrm_stat.hpp"
 #include "xfrmctl/plan/planner.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,10 +26,13 @@ std::vector<std::string> plan_warnings(const plan::Plan& plan);
 void print_outcome(std::ostream& out, std::ostream& err, bool json, const plan::Plan& plan,
                    const engine::ApplyReport* report, bool diff);
 
-void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels);
-nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels);
+// Each tunnel, then the host's XFRM error counters (the table shows those
+// that are not zero).
+void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels,
+                  const engine::HostCounters& host = {});
+nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host = {});
 // The Prometheus text exposition format (for node_exporter's textfile
 // collector, or a scrape through xfrmctl status --prometheus).
-std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels);
+std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host = {});
 
 } // namespace xfrmctl::report
