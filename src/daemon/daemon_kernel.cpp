@@ -116,8 +116,10 @@ void Daemon::on_kernel_events()
             reconcile_soon("kernel events were lost");
             continue;
         }
-        if (!ok)
+        if (!ok) { // any doubt: re-read it all
             journal_.error("reading kernel events: " + ok.error().message);
+            reconcile_soon("kernel events could not be read");
+        }
         if (!ok || !any)
             return;
     }
