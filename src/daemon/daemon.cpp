@@ -84,6 +84,19 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o)
     return d;
 }
 
+void Daemon::on_signals()
+{
+    signalfd_siginfo info{};
+    while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+            reload("SIGHUP");
+            reconcile_soon("SIGHUP");
+        } else {
+            stopping_ = true;
+        }
+    }
+}
+
 int Daemon::run()
 {
     notify("READY=1\nSTATUS=keeping the kernel in line with " + options_.definitions.string());
@@ -97,17 +110,8 @@ int Daemon::run()
             break;
         if (fds[2].revents)
             on_kernel_events();
-        if (fds[0].revents) {
-            signalfd_siginfo info{};
-            while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
-                if (info.ssi_signo == SIGHUP) {
-                    reload("SIGHUP");
-                    reconcile_soon("SIGHUP");
-                } else {
-                    stopping_ = true;
-                }
-            }
-        }
+        if (fds[0].revents)
+            on_signals();
         if (fds[1].revents) {
             std::uint64_t expirations;
             if (::read(timer_.get(), &expirations, sizeof expirations) > 0)

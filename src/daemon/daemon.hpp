@@ -37,6 +37,7 @@ public:
     int run(); // until SIGTERM or SIGINT; the kernel's entries stay
 
 private:
+    void on_signals();
     Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links, netlink::XfrmSocket events);
 
     // daemon_kernel.cpp
