@@ -6,6 +6,21 @@
 
 namespace xfrmctl::cli {
 
+namespace {
+
+// Here, without xfrmd, nobody negotiates: the policies go in and hold the
+// traffic back (fail closed) until xfrmd runs.
+void warn_negotiated(const model::Definitions& defs)
+{
+    for (const auto& t : defs.tunnels)
+        if (t.present && t.negotiated())
+            std::cerr << "xfrmctl: warning: tunnel " << t.name
+                      << ": ikev2 keys are negotiated by xfrmd, which is not running: its traffic is dropped until "
+                         "xfrmd starts\n";
+}
+
+} // namespace
+
 // Plan (check) or apply, here: the daemon, when it runs, is asked first
 // (see main.cpp).
 int run_apply(const GlobalOptions& g, bool check, bool diff)
@@ -23,8 +38,10 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
     auto outcome = engine::apply(*defs, writer, *traits, static_cast<std::int64_t>(std::time(nullptr)), check);
     if (!outcome)
         return report_error(g, outcome.error());
-    if (!check)
+    if (!check) {
         reconcile_encap(g, defs->tunnels, local->store.ledger);
+        warn_negotiated(defs->tunnels);
+    }
     const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
     report::print_outcome(std::cout, std::cerr, g.json, outcome->plan, report, diff);
     if (outcome->plan.has_refusals() || (report && report->failed()))

@@ -16,7 +16,8 @@ namespace xfrmctl::daemon {
 Daemon::Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links,
                netlink::XfrmSocket events)
     : options_(o), journal_(o.state_dir / "events.jsonl"), store_(std::move(store)), kernel_(std::move(kernel)),
-      links_(std::move(links)), events_(std::move(events))
+      links_(std::move(links)), events_(std::move(events)),
+      ike_(NegotiatorOptions{o.charon, o.vici, o.alerts, o.socket.parent_path(), o.state_dir / "charon.log"}, journal_)
 {
 }
 
@@ -104,6 +105,10 @@ int Daemon::run()
     while (!stopping_) {
         std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0},
                                    {events_.fd(), POLLIN, 0},   {listen_.get(), POLLIN, 0}};
+        std::size_t negotiator_at = fds.size();
+        for (int fd : ike_.fds())
+            fds.push_back({fd, POLLIN, 0});
+        std::size_t probes_at = fds.size();
         for (int fd : health_.fds())
             fds.push_back({fd, POLLIN, 0});
         if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR)
@@ -119,7 +124,12 @@ int Daemon::run()
         }
         if (fds[3].revents)
             on_control_connection();
-        if (fds.size() > 4)
+        for (std::size_t i = negotiator_at; i < probes_at; ++i)
+            if (fds[i].revents) {
+                ike_.on_readable(std::time(nullptr));
+                break;
+            }
+        if (fds.size() > probes_at)
             health_.collect_answers(std::time(nullptr));
         if (due_ && !stopping_)
             reconcile(*due_);

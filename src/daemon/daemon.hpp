@@ -8,6 +8,7 @@
 
 #include "health.hpp"
 #include "journal.hpp"
+#include "negotiator.hpp"
 #include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/engine/operations.hpp"
@@ -29,6 +30,9 @@ struct Options {
     bool no_probe = false;
     int resync_seconds = 30; // a full re-read of the kernel, whatever the events said
     int event_buffer = 0;    // the event socket's receive buffer in bytes; 0: a large one
+    std::string charon = "/usr/sbin/charon-systemd"; // run for ikev2 tunnels
+    std::optional<std::filesystem::path> vici;        // or an existing charon's VICI socket
+    std::optional<std::filesystem::path> alerts;      // and its error-notify socket
 };
 
 class Daemon {
@@ -50,6 +54,7 @@ private:
     void note_event(const netlink::Event& e, std::uint32_t sender);
     void hold_encap_sockets();
     void hand_over_encap_sockets();
+    void configure_negotiator();
 
     // daemon_control.cpp
     Status open_control_socket();
@@ -78,6 +83,7 @@ private:
     std::optional<engine::Definitions> defs_;
     plan::KernelTraits traits_;
     HealthTracker health_;
+    Negotiator ike_;
     state::Observations observations_;
     std::map<engine::EncapPort, UniqueFd> encap_;
     std::map<std::string, std::string> key_problems_; // tunnel -> why an SA was left out

@@ -173,6 +173,7 @@ engine::ControlResponse Daemon::handle_down(const engine::ControlRequest& r)
         return refuse(outcome.error().message);
     note_outcome(*outcome, "xfrmctl down");
     hold_encap_sockets();
+    configure_negotiator(); // charon closes the SAs of what went down
     std::ostringstream out, err;
     const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
     report::print_outcome(out, err, r.json, outcome->plan, report, false);

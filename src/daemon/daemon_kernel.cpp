@@ -65,6 +65,7 @@ void Daemon::reconcile(std::string why)
     }
     note_outcome(*outcome, why);
     hold_encap_sockets();
+    configure_negotiator();
     for (const auto& t : defs_->tunnels.tunnels)
         if (const model::Generation* g = t.sender(now()))
             senders_[t.name] = g->name;
@@ -146,12 +147,30 @@ void Daemon::note_event(const netlink::Event& e, std::uint32_t sender)
                        {{"tunnel", *owner}, {"spi", fmt::format("0x{:08x}", e.sa->id.spi)},
                         {"reason", e.hard ? "its hard lifetime is over: the tunnel is down until the key is rolled"
                                           : "its soft lifetime is over: roll the key"}});
+    if (e.kind == netlink::EventKind::acquire && e.policy && !e.policy->templates.empty() && !owner)
+        ike_.on_acquire(e.policy->templates.front().reqid, now());
     bool flush = e.kind == netlink::EventKind::sas_flushed || e.kind == netlink::EventKind::policies_flushed;
     bool warning_only = e.kind == netlink::EventKind::acquire || (e.kind == netlink::EventKind::sa_expired && !e.hard);
     if (flush || (owner && !warning_only)) {
         journal_.event("drift", {{"tunnel", owner ? nlohmann::json(*owner) : nlohmann::json()}, {"entry", e.describe()}});
         reconcile_soon("drift: " + e.describe());
     }
+}
+
+// The ikev2 tunnels that are applied (their policies name their reqid)
+// go to charon; the others leave it.
+void Daemon::configure_negotiator()
+{
+    if (!defs_)
+        return;
+    std::vector<IkeTunnel> wanted;
+    for (const auto& t : defs_->tunnels.tunnels)
+        if (t.present && t.negotiated())
+            if (const state::OwnedTunnel* owned = store_.ledger.find(t.name))
+                wanted.push_back({&t, owned->reqid});
+    ike_.configure(wanted, defs_->keys);
+    for (const auto& w : wanted)
+        ike_.hold(w.tunnel->name, held_down_.contains(w.tunnel->name));
 }
 
 // The daemon holds the ESP-in-UDP sockets itself, and stops the holders

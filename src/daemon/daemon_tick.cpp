@@ -29,6 +29,7 @@ std::vector<engine::TunnelStatus> Daemon::current_status(std::int64_t now)
         held.insert(port.port);
     auto status = engine::tunnel_status({defs_->tunnels, store_.ledger, *tables, *links, traits_, held}, observations_,
                                         static_cast<std::uint64_t>(now));
+    ike_.overlay(status);
     for (auto& s : status)
         if (held_down_.contains(s.name)) {
             s.health = engine::Health::down;
@@ -42,6 +43,7 @@ void Daemon::tick()
     std::int64_t now = std::time(nullptr);
     if (!defs_)
         return;
+    ike_.tick(now);
     health_.send_probes(now);
     auto status = current_status(now);
     for (const auto& c : health_.judge(status, key_problems_, now))

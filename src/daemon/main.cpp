@@ -25,6 +25,9 @@ int main(int argc, char** argv)
     app.add_option("--resync", o.resync_seconds, "seconds between full re-reads of the kernel")->capture_default_str()
         ->check(CLI::Range(1, 3600));
     app.add_flag("--no-probe", o.no_probe, "do not ask the kernel what it supports");
+    app.add_option("--charon", o.charon, "the charon xfrmd runs for ikev2 tunnels")->capture_default_str();
+    app.add_option("--vici", o.vici, "use the charon already listening on this VICI socket instead of running one");
+    app.add_option("--alerts", o.alerts, "that charon's error-notify socket (with --vici)");
     app.add_option("--event-buffer", o.event_buffer, "")->group(""); // tests: a small buffer, to overrun it
     try {
         app.parse(argc, argv);

@@ -16,6 +16,7 @@ const char* health_name(Health h)
 namespace {
 
 struct Lookup {
+    const netlink::Tables* tables = nullptr;
     std::unordered_map<std::string, const netlink::SaEntry*> sas;
     std::unordered_map<std::string, const netlink::PolicyEntry*> policies;
 };
@@ -23,6 +24,7 @@ struct Lookup {
 Lookup index(const netlink::Tables& kernel)
 {
     Lookup l;
+    l.tables = &kernel;
     for (const auto& sa : kernel.sas)
         l.sas.emplace(sa.id.key(), &sa);
     for (const auto& p : kernel.policies)
@@ -68,6 +70,29 @@ void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kern
         }
         s.sas.push_back(sa);
     }
+}
+
+// Negotiated SAs are charon's, not in the ledger: they are the tunnel's
+// when they carry its reqid between its two addresses (charon installs
+// them with the reqid xfrmd configured).
+void check_negotiated_sas(TunnelStatus& s, const model::Tunnel& t, const plan::DesiredTunnel& d, const Lookup& kernel,
+                          state::Observations& seen, std::uint64_t now)
+{
+    bool in = false, out = false;
+    for (const auto& sa : kernel.tables->sas) {
+        bool outbound = sa.saddr == t.local.address && sa.id.daddr == t.remote.address;
+        bool inbound = sa.saddr == t.remote.address && sa.id.daddr == t.local.address;
+        if (sa.reqid != d.reqid || d.reqid == 0 || (!outbound && !inbound))
+            continue;
+        SaStatus status{"negotiated", outbound, sa.id.proto, sa.id.spi, true, sa.counters};
+        count_sa(s, status, sa.id.key(), seen, now);
+        s.sas.push_back(status);
+        (outbound ? out : in) = true;
+    }
+    if (!out || !in)
+        demote(s, Health::down, std::string(!out && !in ? "no negotiated SA" : !out ? "no negotiated outbound SA"
+                                                                                   : "no negotiated inbound SA") +
+                                    ": IKE is not established");
 }
 
 void check_policies(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kernel, const state::OwnedTunnel& owned)
@@ -144,7 +169,10 @@ std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observati
                                                      {.traits = traits, .now = static_cast<std::int64_t>(now), .retired = &ledger.retired()});
         if (!owned)
             demote(s, Health::down, "not applied");
-        check_sas(s, d, lookup, owned ? *owned : none, seen, now);
+        if (t.negotiated())
+            check_negotiated_sas(s, t, d, lookup, seen, now);
+        else
+            check_sas(s, d, lookup, owned ? *owned : none, seen, now);
         check_policies(s, d, lookup, owned ? *owned : none);
         check_interface(s, d, in.links);
         note_generations(s, t, static_cast<std::int64_t>(now));

@@ -137,9 +137,18 @@ Parsed<void> read_bundle_proposal(const Origin& o, const json& v, Tunnel& t)
 
 } // namespace
 
+bool is_ikev2(const json& tunnel)
+{
+    const json* keying = find_member(tunnel, "keying");
+    const json* method = keying && keying->is_object() ? find_member(*keying, "method") : nullptr;
+    return method && *method == "ikev2";
+}
+
 Parsed<void> read_proposal(const Origin& o, const json& j, Tunnel& t)
 {
     const json* v = find_member(j, "proposal");
+    if (!v && is_ikev2(j)) // keying.esp_proposals, or the default
+        return {};
     if (!v)
         return o.fail("", "missing field \"proposal\"");
     if (t.protocol == Protocol::ah_esp)
@@ -328,8 +337,6 @@ Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::f
     auto keying = require_object(o, j, "keying", "");
     if (!keying)
         return std::unexpected(keying.error());
-    if (auto ok = check_keys(o, **keying, "/keying", {"method", "outbound", "inbound", "generations", "grace"}); !ok)
-        return ok;
     const json* method = find_member(**keying, "method");
     if (!method)
         return o.fail("/keying", "missing field \"method\"");
@@ -337,7 +344,9 @@ Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::f
     if (!name)
         return std::unexpected(name.error());
     if (*name == "ikev2")
-        return o.fail("/keying/method", "\"ikev2\" is part of format version 1 but not supported by this build yet");
+        return read_ikev2_keying(o, **keying, t, base_dir);
+    if (auto ok = check_keys(o, **keying, "/keying", {"method", "outbound", "inbound", "generations", "grace"}); !ok)
+        return ok;
     if (const json* grace = find_member(**keying, "grace")) {
         auto seconds = read_uint(o, *grace, "/keying/grace", 1, 86400);
         if (!seconds)

@@ -18,39 +18,57 @@ namespace {
 
 constexpr off_t kMaxKeyFileSize = 4096;
 
+// A file that holds a secret, as a definition names it.
+struct SecretFile {
+    const std::filesystem::path& file;
+    const std::string& written_as;
+    std::string json_path; // of the field that names the file
+    std::string_view what; // "key file", "PSK file", "private key"
+};
+
+Error file_error(const Tunnel& t, const SecretFile& f, const std::string& message)
+{
+    return Diagnostic{t.file, f.json_path, fmt::format("{} {}: {}", f.what, f.written_as, message)}.error();
+}
+
+SecretFile key_file(const KeyRef& ref)
+{
+    return {ref.key_file, ref.written_as, ref.path + "/key_file", "key file"};
+}
+
 Error key_error(const Tunnel& t, const KeyRef& ref, const std::string& message)
 {
-    return Diagnostic{t.file, ref.path + "/key_file", "key file " + ref.written_as + ": " + message}.error();
+    return file_error(t, key_file(ref), message);
 }
 
 // As ssh does for a private key: a regular file, owned by root or by us,
 // that neither group nor others can reach in any way.
-Status check_file(const Tunnel& t, const KeyRef& ref, const struct stat& st)
+Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
 {
     if (!S_ISREG(st.st_mode))
-        return fail(key_error(t, ref, "not a regular file"));
+        return fail(file_error(t, f, "not a regular file"));
     if (st.st_uid != 0 && st.st_uid != geteuid())
-        return fail(key_error(t, ref, fmt::format("owned by uid {}; a key file must belong to root or to the user "
-                                                  "running xfrmctl",
-                                                  st.st_uid)));
+        return fail(file_error(t, f, fmt::format("owned by uid {}; a {} must belong to root or to the user "
+                                                 "running xfrmctl",
+                                                 st.st_uid, f.what)));
     if (st.st_mode & 077)
-        return fail(key_error(t, ref, fmt::format("permissions {:04o} are too open: a key file must not be "
-                                                  "accessible by group or others (chmod 600 {})",
-                                                  st.st_mode & 07777, ref.written_as)));
+        return fail(file_error(t, f, fmt::format("permissions {:04o} are too open: a {} must not be "
+                                                 "accessible by group or others (chmod 600 {})",
+                                                 st.st_mode & 07777, f.what, f.written_as)));
     if (st.st_size > kMaxKeyFileSize)
-        return fail(key_error(t, ref, fmt::format("{} bytes is far too large for a key file", st.st_size)));
+        return fail(file_error(t, f, fmt::format("{} bytes is far too large for a {}", st.st_size, f.what)));
     return {};
 }
 
-Result<Secret> read_contents(const Tunnel& t, const KeyRef& ref)
+Result<Secret> read_contents(const Tunnel& t, const SecretFile& f)
 {
-    UniqueFd fd(::open(ref.key_file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    UniqueFd fd(::open(f.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
-        return fail(key_error(t, ref, std::strerror(errno)));
+        return fail(file_error(t, f, std::strerror(errno)));
     struct stat st{};
     if (fstat(fd.get(), &st) != 0)
-        return fail(key_error(t, ref, std::strerror(errno)));
-    if (auto ok = check_file(t, ref, st); !ok)
+        return fail(file_error(t, f, std::strerror(errno)));
+    if (auto ok = check_file(t, f, st); !ok)
         return fail(ok.error());
     Secret raw(static_cast<std::size_t>(st.st_size));
     std::size_t got = 0;
@@ -59,7 +77,7 @@ Result<Secret> read_contents(const Tunnel& t, const KeyRef& ref)
         if (n < 0 && errno == EINTR)
             continue;
         if (n <= 0)
-            return fail(key_error(t, ref, n < 0 ? std::strerror(errno) : "file shrank while it was read"));
+            return fail(file_error(t, f, n < 0 ? std::strerror(errno) : "file shrank while it was read"));
         got += static_cast<std::size_t>(n);
     }
     return raw;
@@ -114,7 +132,7 @@ bool all_zero(const Secret& key)
 
 Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal)
 {
-    auto raw = read_contents(t, ref);
+    auto raw = read_contents(t, key_file(ref));
     if (!raw)
         return raw;
     auto key = decode_hex(t, ref, *raw);
@@ -136,8 +154,44 @@ const Secret* KeyRing::find(const std::string& path) const
 
 namespace {
 
+constexpr std::size_t kMinPskBytes = 16;
+
+// The PSK without the line end an editor leaves.
+Result<Secret> trimmed_psk(const Tunnel& t, const SecretFile& f, const Secret& raw)
+{
+    std::size_t end = raw.size();
+    while (end > 0 && (raw.data()[end - 1] == '\n' || raw.data()[end - 1] == '\r'))
+        --end;
+    if (end < kMinPskBytes)
+        return fail(file_error(t, f, fmt::format("holds {} bytes; a PSK needs at least {} (a short one is guessed "
+                                                 "offline from one captured exchange)",
+                                                 end, kMinPskBytes)));
+    return Secret::copy_of(raw.bytes().first(end));
+}
+
+Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
+{
+    const Ikev2& ike = *t.ikev2;
+    const FileRef& ref = ike.psk_file ? *ike.psk_file : *ike.private_key;
+    SecretFile f{ref.file, ref.written_as, ref.path, ike.psk_file ? "PSK file" : "private key"};
+    auto raw = read_contents(t, f);
+    if (!raw)
+        return fail(raw.error());
+    if (!ike.psk_file) {
+        ring.add(ref.path, std::move(*raw));
+        return {};
+    }
+    auto psk = trimmed_psk(t, f, *raw);
+    if (!psk)
+        return fail(psk.error());
+    ring.add(ref.path, std::move(*psk));
+    return {};
+}
+
 Status load_tunnel_keys(const Tunnel& t, KeyRing& ring, std::map<netlink::KeyFingerprint, std::string>& seen)
 {
+    if (t.ikev2)
+        return load_ikev2_secrets(t, ring);
     Status result;
     for_each_key(t, [&](const KeyRef& ref, Protocol proto, bool) {
         if (!result)

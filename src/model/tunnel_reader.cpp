@@ -208,7 +208,8 @@ Parsed<Tunnel> read_tunnel(const std::string& name, const json& j, const Origin&
                        [&] { return read_interface(o, j, t); }, [&] { return read_endpoints(o, j, t); },
                        [&] { return read_traffic(o, j, t); }, [&] { return read_proposal(o, j, t); },
                        [&] { return read_keying(o, j, t, base_dir); }, [&] { return read_numbers(o, j, t); },
-                       [&] { return read_options(o, j, t); }, [&] { return check_mark_use(o, t); });
+                       [&] { return read_options(o, j, t); }, [&] { return check_mark_use(o, t); },
+                       [&] { return check_ikev2_fit(o, j, t); });
     if (!ok)
         return std::unexpected(ok.error());
     return t;

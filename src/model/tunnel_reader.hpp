@@ -22,6 +22,16 @@ Parsed<void> read_traffic(const Origin& o, const json& j, Tunnel& t);
 Parsed<Traffic> parse_traffic(const Origin& o, const json& v, const std::string& at);
 Parsed<void> read_proposal(const Origin& o, const json& j, Tunnel& t);
 Parsed<void> read_keying(const Origin& o, const json& j, Tunnel& t, const std::filesystem::path& base_dir);
+// Whether the tunnel object says keying.method "ikev2".
+bool is_ikev2(const json& tunnel);
+
+// In ikev2_reader.cpp: the "keying" object `k` of an ikev2 tunnel.
+inline constexpr std::array<std::string_view, 12> kIkev2KeyingFields = {
+    "method",        "psk_file",      "certificate", "private_key", "ca",  "local_id",
+    "remote_id",     "ike_proposals", "esp_proposals", "rekey",     "dpd", "start"};
+Parsed<void> read_ikev2_keying(const Origin& o, const json& k, Tunnel& t, const std::filesystem::path& base_dir);
+// After the options: refuses what ikev2 keying does not take (`j`: the tunnel).
+Parsed<void> check_ikev2_fit(const Origin& o, const json& j, Tunnel& t);
 // In options_reader.cpp: esn, lifetime, mark, output_mark, encapsulation.
 Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t);
 // In interface_reader.cpp.

@@ -46,6 +46,43 @@ void print_host_counters(std::ostream& out, const engine::HostCounters& host)
         out << "host: " << line << "\n";
 }
 
+std::string key_column(const engine::TunnelStatus& s)
+{
+    if (s.definition && s.definition->negotiated())
+        return "ikev2";
+    return s.generation.empty() ? "-" : s.generation;
+}
+
+std::string when(const std::optional<std::int64_t>& t)
+{
+    return t ? utc_timestamp(*t) : "-";
+}
+
+// "site: IKE ESTABLISHED AES_GCM_16-256/PRF_HMAC_SHA2_384/CURVE_25519 since ..."
+void print_ike(std::ostream& out, const engine::TunnelStatus& s)
+{
+    const engine::IkeStatus& i = *s.ike;
+    out << fmt::format("{}: IKE SA {}", s.name, i.state);
+    if (!i.ike_algorithms.empty())
+        out << fmt::format(" {} with {}, up since {}, rekeys at {}", i.ike_algorithms, i.remote_id, when(i.established),
+                           when(i.ike_rekey));
+    out << fmt::format("; CHILD SA {}", i.child_state);
+    if (!i.child_algorithms.empty())
+        out << fmt::format(" {}, last keyed {}, rekeys at {}", i.child_algorithms, when(i.child_installed),
+                           when(i.child_rekey));
+    out << "\n";
+}
+
+nlohmann::json ike_json(const engine::IkeStatus& i)
+{
+    auto time = [](const std::optional<std::int64_t>& t) { return t ? nlohmann::json(*t) : nlohmann::json(); };
+    return {{"state", i.state},          {"algorithms", i.ike_algorithms},   {"remote_id", i.remote_id},
+            {"established", time(i.established)}, {"next_rekey", time(i.ike_rekey)},
+            {"child", {{"state", i.child_state}, {"algorithms", i.child_algorithms},
+                       {"last_rekey", time(i.child_installed)}, {"next_rekey", time(i.child_rekey)}}},
+            {"last_alert", i.last_alert.empty() ? nlohmann::json() : nlohmann::json(i.last_alert)}};
+}
+
 } // namespace
 
 void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
@@ -58,7 +95,7 @@ void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tu
     out << fmt::format(row, "TUNNEL", "STATE", "KEY", "OUT SPI", "IN SPI", "BYTES OUT", "PKTS OUT", "BYTES IN", "PKTS IN",
                        "LAST IN", "REPLAY", "INTEGRITY");
     for (const auto& s : tunnels)
-        out << fmt::format(row, s.name, engine::health_name(s.health), s.generation.empty() ? "-" : s.generation,
+        out << fmt::format(row, s.name, engine::health_name(s.health), key_column(s),
                            spis(s, true), spis(s, false), bytes(s.bytes_out), s.packets_out, bytes(s.bytes_in),
                            s.packets_in, last_in(s), s.replay_errors, s.integrity_errors);
     for (const auto& s : tunnels)
@@ -67,6 +104,9 @@ void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tu
     for (const auto& s : tunnels)
         if (s.next_roll)
             out << s.name << ": the next key generation sends from " << utc_timestamp(*s.next_roll) << "\n";
+    for (const auto& s : tunnels)
+        if (s.ike)
+            print_ike(out, s);
     print_host_counters(out, host);
 }
 
@@ -103,7 +143,9 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, con
                         {"replay_errors", s.replay_errors},
                         {"integrity_errors", s.integrity_errors},
                         {"generation", s.generation.empty() ? nlohmann::json() : nlohmann::json(s.generation)},
-                        {"next_roll", s.next_roll ? nlohmann::json(*s.next_roll) : nlohmann::json()}});
+                        {"next_roll", s.next_roll ? nlohmann::json(*s.next_roll) : nlohmann::json()},
+                        {"keying", s.definition->negotiated() ? "ikev2" : "manual"},
+                        {"ike", s.ike ? ike_json(*s.ike) : nlohmann::json()}});
     }
     return {{"tunnels", list}, {"xfrm_stat", host}};
 }
@@ -154,6 +196,15 @@ std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels, const e
     for (const auto& s : tunnels)
         if (s.next_roll)
             out += fmt::format("xfrmctl_tunnel_key_roll_timestamp_seconds{{{}}} {}\n", label(s.name), *s.next_roll);
+    metric(out, "xfrmctl_ike_established", "ikev2 tunnels: 1 while the IKE SA and CHILD SA are up.", "gauge");
+    for (const auto& s : tunnels)
+        if (s.ike)
+            out += fmt::format("xfrmctl_ike_established{{{}}} {}\n", label(s.name),
+                               s.ike->state == "ESTABLISHED" && s.ike->child_state == "INSTALLED" ? 1 : 0);
+    metric(out, "xfrmctl_ike_child_rekey_timestamp_seconds", "ikev2 tunnels: when the CHILD SA rekeys next.", "gauge");
+    for (const auto& s : tunnels)
+        if (s.ike && s.ike->child_rekey)
+            out += fmt::format("xfrmctl_ike_child_rekey_timestamp_seconds{{{}}} {}\n", label(s.name), *s.ike->child_rekey);
     metric(out, "xfrmctl_xfrm_stat_total", "The host's XFRM error counters (/proc/net/xfrm_stat).", "counter");
     for (const auto& [name, value] : host)
         out += fmt::format("xfrmctl_xfrm_stat_total{{counter=\"{}\"}} {}\n", name, value);

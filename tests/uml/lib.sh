@@ -484,6 +484,7 @@ teardown() {
     pkill -f "hold-encap" 2>/dev/null || true
     [ -z "${XFRMD:-}" ] || pkill -f "$XFRMD" 2>/dev/null || true
     [ -z "${FLOW:-}" ] || pkill -f "$FLOW" 2>/dev/null || true
+    pkill -f charon-systemd 2>/dev/null || true # xfrmd's own, which outlive it
     for ns in $(ip netns list | cut -d' ' -f1); do ip netns del "$ns"; done
     rm -rf "$WORK"/*
 }

@@ -27,6 +27,20 @@ struct SaStatus {
     netlink::SaCounters counters;
 };
 
+// An ikev2 tunnel's IKE SA and CHILD SA as charon reports them (xfrmd only).
+struct IkeStatus {
+    std::string state;             // charon's IKE SA state: "ESTABLISHED", "CONNECTING", or "none"
+    std::string ike_algorithms;    // "AES_GCM_16-256/PRF_HMAC_SHA2_384/CURVE_25519"
+    std::string child_algorithms;  // "AES_GCM_16-256/CURVE_25519"
+    std::string child_state;       // "INSTALLED", "REKEYING", ... or "none"
+    std::optional<std::int64_t> established;   // unix time the IKE SA came up
+    std::optional<std::int64_t> ike_rekey;     // unix time of its next rekey
+    std::optional<std::int64_t> child_installed; // unix time the CHILD SA was installed (its last rekey)
+    std::optional<std::int64_t> child_rekey;   // unix time of its next rekey
+    std::string remote_id;
+    std::string last_alert; // charon's words for the last failure
+};
+
 struct TunnelStatus {
     std::string name;
     Health health = Health::down;
@@ -40,6 +54,7 @@ struct TunnelStatus {
     std::uint64_t bytes_in = 0, bytes_out = 0, packets_in = 0, packets_out = 0;
     std::uint64_t replay_errors = 0, integrity_errors = 0;
     std::optional<std::uint64_t> last_in_seconds;
+    std::optional<IkeStatus> ike; // ikev2 tunnels, from xfrmd
 };
 
 struct StatusInputs {

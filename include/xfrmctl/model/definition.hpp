@@ -88,6 +88,37 @@ struct HealthCheck {
     std::optional<IpAddress> source; // in the local subnets; by default a local address found in them
 };
 
+// A file the operator named in the definition.
+struct FileRef {
+    std::filesystem::path file; // absolute, or relative to the working directory
+    std::string written_as;     // as the operator wrote it
+    std::string path;           // JSON path of the field
+};
+
+// IKEv2 keying: strongSwan's charon negotiates and rekeys the SAs (driven
+// by xfrmd over VICI); xfrmctl owns the policies, as for manual keys.
+struct Ikev2 {
+    enum class Start { now, on_demand, respond };
+    enum class DpdAction { restart, trap, clear };
+
+    std::optional<FileRef> psk_file;                    // PSK authentication, or:
+    std::optional<FileRef> certificate, private_key, ca; // X.509 authentication
+    std::string local_id, remote_id; // empty: the address (PSK) or the certificate's subject
+    std::vector<std::string> ike_proposals; // strongSwan keywords, never empty once read
+    std::vector<std::string> esp_proposals; // strongSwan keywords, never empty once read
+    std::uint32_t ike_rekey = 14400;  // seconds
+    std::uint32_t child_rekey = 3600; // seconds
+    std::uint32_t jitter = 0;         // seconds taken off at random; 0: a tenth of each rekey time
+    std::uint32_t dpd_interval = 30;  // seconds; 0: no dead-peer detection
+    DpdAction dpd_action = DpdAction::restart;
+    Start start = Start::now;
+    std::string path; // JSON path of "keying"
+
+    bool uses_certificates() const { return certificate.has_value(); }
+};
+const char* start_name(Ikev2::Start s);
+const char* dpd_action_name(Ikev2::DpdAction a);
+
 struct Tunnel {
     std::string name;
     std::string file; // the definition file it came from
@@ -99,7 +130,8 @@ struct Tunnel {
     std::optional<Traffic> traffic;
     const Proposal* esp_proposal = nullptr;
     const Proposal* ah_proposal = nullptr;
-    std::vector<Generation> generations; // oldest first; never empty once read
+    std::vector<Generation> generations; // manual keys, oldest first; empty only with ikev2
+    std::optional<Ikev2> ikev2;          // keying.method "ikev2"
     std::uint32_t grace = 60;            // seconds an old generation's inbound SAs stay idle before xfrmd retires them
     std::uint32_t replay_window = 128;
     bool esn = false;
@@ -113,6 +145,7 @@ struct Tunnel {
 
     std::string path() const { return "/tunnels/" + name; }
     std::uint16_t family() const { return local.address.family; }
+    bool negotiated() const { return ikev2.has_value(); }
     // The newest generation that sends at `now`, if any.
     const Generation* sender(std::int64_t now) const;
 };

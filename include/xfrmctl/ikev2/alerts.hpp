@@ -1,0 +1,48 @@
+// charon's alerts, as its error-notify plugin sends them on a UNIX stream
+// socket: fixed records of 768 bytes (error_notify_msg.h in strongSwan):
+// int type (network order), char str[384], name[64], id[256], ip[60].
+#pragma once
+
+#include "xfrmctl/util/result.hpp"
+#include "xfrmctl/util/unique_fd.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace xfrmctl::ikev2 {
+
+inline constexpr std::size_t kAlertSize = 4 + 384 + 64 + 256 + 60;
+
+struct Alert {
+    int type = 0;
+    std::string text;       // charon's own words, "peer authentication failed"
+    std::string connection; // the connection's name, when charon knew it
+    std::string peer_id, peer_address;
+
+    // Whether it explains a failure to establish or keep the tunnel (as
+    // opposed to news like "retransmitting" or "replaced a duplicate").
+    bool is_failure() const;
+};
+
+Result<Alert> decode_alert(std::span<const std::byte> record);
+std::vector<std::byte> encode_alert(const Alert& alert); // for tests
+
+// A client of the error-notify socket.
+class AlertStream {
+public:
+    static Result<AlertStream> connect(const std::filesystem::path& socket);
+    int fd() const { return fd_.get(); }
+    // The whole records received so far; an error once charon hung up.
+    Result<std::vector<Alert>> read_available();
+
+private:
+    explicit AlertStream(UniqueFd fd) : fd_(std::move(fd)) {}
+    UniqueFd fd_;
+    std::vector<std::byte> partial_;
+};
+
+} // namespace xfrmctl::ikev2
