@@ -147,7 +147,7 @@ void Daemon::note_event(const netlink::Event& e, std::uint32_t sender)
                        {{"tunnel", *owner}, {"spi", fmt::format("0x{:08x}", e.sa->id.spi)},
                         {"reason", e.hard ? "its hard lifetime is over: the tunnel is down until the key is rolled"
                                           : "its soft lifetime is over: roll the key"}});
-    if (e.kind == netlink::EventKind::acquire && e.policy && !e.policy->templates.empty() && !owner)
+    if (e.kind == netlink::EventKind::acquire && e.policy && !e.policy->templates.empty())
         ike_.on_acquire(e.policy->templates.front().reqid, now());
     bool flush = e.kind == netlink::EventKind::sas_flushed || e.kind == netlink::EventKind::policies_flushed;
     bool warning_only = e.kind == netlink::EventKind::acquire || (e.kind == netlink::EventKind::sa_expired && !e.hard);

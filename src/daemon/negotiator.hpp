@@ -65,7 +65,7 @@ private:
         std::string loaded_digest; // of what charon has for it: reloaded when it differs
         Mode mode = Mode::passive;
         bool held = false;
-        std::int64_t initiated_at = 0, next_try = 0;
+        std::int64_t initiated_at = 0, next_try = 0, acquired_at = -1000;
         int attempts = 0;
         std::optional<ikev2::NegotiatedTunnel> seen;
         std::string last_alert;

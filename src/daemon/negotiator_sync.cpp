@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::int64_t kInitiateSeconds = 15; // an attempt in flight; charon gives up after ~8 s
 constexpr std::int64_t kMaxBackoff = 10;
+constexpr std::int64_t kAcquireSeconds = 30;
 
 std::string read_text(const std::filesystem::path& file)
 {
@@ -182,23 +183,29 @@ void Negotiator::keep_up(std::int64_t now)
     for (auto& [name, p] : peers_) {
         bool up = p.seen && p.seen->child_up;
         bool busy = p.seen && p.seen->connecting && now - p.initiated_at < kInitiateSeconds;
-        if (up || busy || p.held || p.mode != Mode::keep_up || now < p.next_try || p.loaded_digest.empty())
+        // An acquire stands while the kernel's larval SA holds the traffic
+        // back (net.core.xfrm_acq_expires, 30 s): the kernel asks no more.
+        bool wanted = p.mode == Mode::keep_up || (p.mode == Mode::on_acquire && now - p.acquired_at < kAcquireSeconds);
+        if (up || busy || p.held || !wanted || now < p.next_try || p.loaded_digest.empty())
             continue;
-        initiate(p, now, p.attempts ? "not up yet" : "start");
+        initiate(p, now, p.mode == Mode::on_acquire ? "traffic (the kernel's acquire)" : p.attempts ? "not up yet" : "start");
         if (!connected())
             return;
     }
 }
 
+// Also before charon is ready: the acquire is kept and acted on once the
+// connection is loaded.
 void Negotiator::on_acquire(std::uint32_t reqid, std::int64_t now)
 {
-    for (auto& [name, p] : peers_) {
-        if (p.reqid != reqid || p.held || p.mode == Mode::passive || !connected() || p.loaded_digest.empty())
-            continue;
-        bool up = p.seen && p.seen->child_up;
-        if (!up && now - p.initiated_at >= kInitiateSeconds)
-            initiate(p, now, "traffic (the kernel's acquire)");
-    }
+    for (auto& [name, p] : peers_)
+        if (p.reqid == reqid) {
+            p.acquired_at = now;
+            if (p.mode == Mode::on_acquire && now - p.initiated_at >= kInitiateSeconds)
+                p.next_try = now;
+        }
+    if (connected())
+        keep_up(now);
 }
 
 void Negotiator::hold(const std::string& tunnel, bool held)
