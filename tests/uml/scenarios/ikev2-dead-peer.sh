@@ -19,6 +19,7 @@ east_up() {
     stock_peer_psk east site 192.0.2.2 192.0.2.1 10.2.0.0/24 10.1.0.0/24 "$psk"
 }
 east_up
+with_unit_capabilities # charon, started by xfrmd, runs with what the unit leaves it
 xfrmd_start west
 wait_for 20 ike_up west site || fail "the tunnel did not come up: $(xctl west status)"
 protected_ping esp west -I 10.1.0.1 10.2.0.1
