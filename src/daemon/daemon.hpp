@@ -55,6 +55,8 @@ private:
     void hold_encap_sockets();
     void hand_over_encap_sockets();
     void configure_negotiator();
+    // daemon_ikev2.cpp
+    void sweep_stale_negotiated(std::int64_t now);
 
     // daemon_control.cpp
     Status open_control_socket();

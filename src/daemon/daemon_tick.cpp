@@ -44,6 +44,7 @@ void Daemon::tick()
     if (!defs_)
         return;
     ike_.tick(now);
+    sweep_stale_negotiated(now);
     health_.send_probes(now);
     auto status = current_status(now);
     for (const auto& c : health_.judge(status, key_problems_, now))

@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -54,6 +55,9 @@ public:
     void overlay(std::vector<engine::TunnelStatus>& status) const;
     // xfrmctl down: closes the tunnel's SAs and stops negotiating it.
     void hold(const std::string& tunnel, bool held);
+    // The SPIs charon holds for the tunnel, as of the last look; nothing
+    // when charon's view is not at hand (then nothing is stale).
+    std::optional<std::set<std::uint32_t>> charon_spis(const std::string& tunnel) const;
 
 private:
     enum class Mode { keep_up, on_acquire, passive };

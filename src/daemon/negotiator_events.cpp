@@ -106,6 +106,15 @@ void Negotiator::note_transitions(std::int64_t now)
     }
 }
 
+std::optional<std::set<std::uint32_t>> Negotiator::charon_spis(const std::string& tunnel) const
+{
+    auto it = peers_.find(tunnel);
+    if (!connected() || it == peers_.end())
+        return std::nullopt;
+    const Peer& p = it->second;
+    return p.seen ? std::set<std::uint32_t>(p.seen->spis.begin(), p.seen->spis.end()) : std::set<std::uint32_t>();
+}
+
 void Negotiator::overlay(std::vector<engine::TunnelStatus>& status) const
 {
     for (auto& s : status) {

@@ -47,16 +47,29 @@ after_reboot() {
     local host=$1 before_west=$2 before_east=$3
     wait_for 40 both_up || fail "not up after $host rebooted: west $(ike_state west site), east $(ike_state east site)"
     pass "up again after $host rebooted"
-    protected_ping esp west -I 10.1.0.1 10.2.0.1
-    protected_ping esp east -I 10.2.0.1 10.1.0.1
     wait_for 15 sh -c "[ \$(ip -n west xfrm state list | grep -c '^src') = 2 ] && [ \$(ip -n east xfrm state list | grep -c '^src') = 2 ]" ||
         fail "old SAs linger: west $(spis west | xargs), east $(spis east | xargs)"
     pass "two SAs on each end: no old SA left"
+    protected_ping esp west -I 10.1.0.1 10.2.0.1
+    protected_ping esp east -I 10.2.0.1 10.1.0.1
     local now_west now_east
     now_west=$(spis west) now_east=$(spis east)
     expect_eq "$(common_lines "$before_west" "$now_west")" 0 "west: every SPI new (before: $(echo $before_west), now: $(echo $now_west))"
     expect_eq "$(common_lines "$before_east" "$now_east")" 0 "east: every SPI new (before: $(echo $before_east), now: $(echo $now_east))"
 }
+
+log "west's charon dies (-9) under a running xfrmd: another is started and negotiates"
+old_pid=$(charon_pid west) before_west=$(spis west)
+kill -9 "$old_pid"
+wait_for 30 sh -c "[ \"\$(sed -n 's/.*started charon (.*, pid \([0-9]*\)).*/\1/p' $WORK/west/xfrmd.log | tail -1)\" != $old_pid ]" ||
+    fail "xfrmd did not start another charon: $(tail -5 "$WORK/west/xfrmd.log")"
+expect_gt "$(events west charon-lost | wc -l)" 0 "xfrmd noticed charon was gone"
+wait_for 30 both_up || fail "not up after charon was replaced: west $(ike_state west site), east $(ike_state east site)"
+protected_ping esp west -I 10.1.0.1 10.2.0.1
+log "the dead charon's SAs (west: $(echo $before_west)) are swept once 30 s old"
+wait_for 60 sh -c "[ \$(ip -n west xfrm state list | grep -c '^src') = 2 ]" || fail "stale SAs stay: $(spis west | xargs)"
+expect_eq "$(common_lines "$before_west" "$(spis west)")" 0 "none of the dead charon's SAs is left"
+expect_eq "$(events west stale-sa-removed | wc -l)" 2 "two stale SAs removed, each an event"
 
 log "west (the initiator) reboots: it negotiates afresh at start"
 before_west=$(spis west) before_east=$(spis east)
