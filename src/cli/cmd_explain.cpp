@@ -48,9 +48,10 @@ Result<engine::Flow> read_flow(const ExplainArgs& a)
     return f;
 }
 
-std::string owned_by(const std::string& owner)
+std::string owned_by(const std::string& owner, bool negotiated = false)
 {
-    return owner.empty() ? " (not installed by xfrmctl)" : " (tunnel " + owner + ")";
+    return owner.empty() ? " (not installed by xfrmctl)"
+                         : " (tunnel " + owner + (negotiated ? ", negotiated by charon)" : ")");
 }
 
 void print(const engine::Explanation& e)
@@ -67,7 +68,7 @@ void print(const engine::Explanation& e)
         std::cout << fmt::format("template {}: {} {} reqid {} to {}\n", i + 1, netlink::protocol_name(s.tmpl.proto),
                                  netlink::mode_name(s.tmpl.mode), s.tmpl.reqid, s.daddr.str());
         if (s.sa)
-            std::cout << "  sa:     " << s.sa->describe() << owned_by(s.owner)
+            std::cout << "  sa:     " << s.sa->describe() << owned_by(s.owner, s.negotiated)
                       << fmt::format(", {} bytes, {} packets so far\n", s.sa->counters.bytes, s.sa->counters.packets);
         else
             std::cout << "  sa:     none\n";
@@ -86,7 +87,8 @@ nlohmann::json as_json(const engine::Explanation& e)
                          {"reqid", s.tmpl.reqid},
                          {"sa", s.sa ? nlohmann::json(s.sa->describe()) : nlohmann::json()},
                          {"spi", s.sa ? nlohmann::json(fmt::format("0x{:08x}", s.sa->id.spi)) : nlohmann::json()},
-                         {"tunnel", s.owner.empty() ? nlohmann::json() : nlohmann::json(s.owner)}});
+                         {"tunnel", s.owner.empty() ? nlohmann::json() : nlohmann::json(s.owner)},
+                         {"negotiated", s.negotiated}});
     nlohmann::json beaten = nlohmann::json::array();
     for (const auto& p : e.also_matched)
         beaten.push_back(p.describe());

@@ -51,8 +51,7 @@ void Negotiator::configure(const std::vector<IkeTunnel>& tunnels, const model::K
         bool fresh = p.reqid == 0;
         p.tunnel = t;
         p.reqid = want.reqid;
-        const model::FileRef& ref = ike.psk_file ? *ike.psk_file : *ike.private_key;
-        if (const Secret* s = keys.find(ref.path))
+        if (const Secret* s = keys.find(ike.secret_id))
             p.secret = Secret::copy_of(s->bytes());
         if (ike.uses_certificates())
             p.certificates = {read_text(ike.certificate->file), read_text(ike.ca->file)};

@@ -75,9 +75,14 @@ void resolve_templates(Explanation& e, const netlink::Tables& kernel, const stat
             daddr = t.daddr;
             saddr = t.saddr;
         }
-        TemplateStep step{t, find_sa(t, daddr, saddr, e.flow, kernel), daddr, saddr, ""};
+        TemplateStep step{t, find_sa(t, daddr, saddr, e.flow, kernel), daddr, saddr, "", false};
         if (step.sa)
             step.owner = ledger.sa_owner(step.sa->id.key()).value_or("");
+        // An ikev2 tunnel's SAs are charon's: ours by the reqid our policy names.
+        if (step.sa && step.owner.empty() && !e.policy_owner.empty() && t.reqid != 0 && step.sa->reqid == t.reqid) {
+            step.owner = e.policy_owner;
+            step.negotiated = true;
+        }
         e.steps.push_back(std::move(step));
     }
 }

@@ -77,11 +77,15 @@ Result<AlertStream> AlertStream::connect(const std::filesystem::path& socket)
 
 Result<std::vector<Alert>> AlertStream::read_available()
 {
+    if (closed_)
+        return fail("charon closed the alert socket");
     std::array<std::byte, 8192> buffer;
     while (true) {
         ssize_t n = ::recv(fd_.get(), buffer.data(), buffer.size(), 0);
-        if (n == 0)
-            return fail("charon closed the alert socket");
+        if (n == 0) { // the records before the end still count
+            closed_ = true;
+            break;
+        }
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -96,6 +100,8 @@ Result<std::vector<Alert>> AlertStream::read_available()
         if (auto a = decode_alert(std::span(partial_).subspan(used, kAlertSize)))
             alerts.push_back(std::move(*a));
     partial_.erase(partial_.begin(), partial_.begin() + static_cast<std::ptrdiff_t>(used));
+    if (closed_ && alerts.empty())
+        return fail("charon closed the alert socket");
     return alerts;
 }
 

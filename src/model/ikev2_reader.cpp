@@ -107,6 +107,9 @@ Parsed<void> read_rekey(const Origin& o, const json& k, Ikev2& ike)
     const json* v = find_member(k, "rekey");
     if (!v)
         return {};
+    if (!v->is_object())
+        return o.fail("/keying/rekey", fmt::format("expected an object like {{\"child\": 3600, \"ike\": 14400}}, got {} ({})",
+                                                   type_name(*v), brief(*v)));
     if (auto ok = check_keys(o, *v, "/keying/rekey", {"ike", "child", "jitter"}); !ok)
         return ok;
     struct Field { const char* key; std::uint32_t* into; std::uint64_t min, max; };
@@ -131,6 +134,9 @@ Parsed<void> read_dpd(const Origin& o, const json& k, Ikev2& ike)
     const json* v = find_member(k, "dpd");
     if (!v)
         return {};
+    if (!v->is_object())
+        return o.fail("/keying/dpd", fmt::format("expected an object like {{\"interval\": 30, \"action\": \"restart\"}}, got {} ({})",
+                                                 type_name(*v), brief(*v)));
     if (auto ok = check_keys(o, *v, "/keying/dpd", {"interval", "action"}); !ok)
         return ok;
     if (v->contains("interval")) {
@@ -185,6 +191,7 @@ Parsed<void> read_ikev2_keying(const Origin& o, const json& k, Tunnel& t, const 
         return ok;
     Ikev2 ike;
     ike.path = o.error("/keying", "").path;
+    ike.secret_id = t.file + "#" + t.path() + "/keying/secret";
     ike.ike_proposals = {kDefaultIkeProposal};
     if (const json* v = find_member(k, "ike_proposals")) {
         auto list = read_proposals(o, *v, "/keying/ike_proposals", ProposalFor::ike);
@@ -219,10 +226,17 @@ Parsed<void> check_ikev2_fit(const Origin& o, const json& j, Tunnel& t)
                           : std::string(key) == "encapsulation" ? "charon detects NAT and encapsulates by itself; ikev2 "
                                                                   "tunnels through NAT are not supported by this build"
                                                                 : "not supported with ikev2 keying by this build");
-    if (t.esn)
-        for (auto& p : t.ikev2->esp_proposals)
-            if (p.find("esn") == std::string::npos)
-                p += "-esn";
+    if (!t.esn)
+        return {};
+    for (std::size_t i = 0; i < t.ikev2->esp_proposals.size(); ++i) {
+        std::string& p = t.ikev2->esp_proposals[i];
+        std::string dashed = "-" + p + "-";
+        if (dashed.find("-noesn-") != std::string::npos)
+            return o.fail("/keying/esp_proposals/" + std::to_string(i),
+                          fmt::format("\"{}\" says noesn but the tunnel says \"esn\": true", p));
+        if (dashed.find("-esn-") == std::string::npos)
+            p += "-esn";
+    }
     return {};
 }
 

@@ -178,13 +178,13 @@ Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
     if (!raw)
         return fail(raw.error());
     if (!ike.psk_file) {
-        ring.add(ref.path, std::move(*raw));
+        ring.add(ike.secret_id, std::move(*raw));
         return {};
     }
     auto psk = trimmed_psk(t, f, *raw);
     if (!psk)
         return fail(psk.error());
-    ring.add(ref.path, std::move(*psk));
+    ring.add(ike.secret_id, std::move(*psk));
     return {};
 }
 

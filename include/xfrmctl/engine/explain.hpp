@@ -32,6 +32,7 @@ struct TemplateStep {
     std::optional<netlink::SaEntry> sa; // nullopt: no SA (an acquire, and the packet dropped)
     IpAddress daddr, saddr;             // the addresses the SA was looked up with
     std::string owner;                  // the tunnel that owns the SA, if ours
+    bool negotiated = false;            // charon's SA for that tunnel (ikev2), not in the ledger
 };
 
 struct Explanation {

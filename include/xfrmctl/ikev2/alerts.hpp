@@ -43,6 +43,7 @@ private:
     explicit AlertStream(UniqueFd fd) : fd_(std::move(fd)) {}
     UniqueFd fd_;
     std::vector<std::byte> partial_;
+    bool closed_ = false; // charon hung up: said once what came before is out
 };
 
 } // namespace xfrmctl::ikev2

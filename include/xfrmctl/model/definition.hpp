@@ -113,6 +113,9 @@ struct Ikev2 {
     DpdAction dpd_action = DpdAction::restart;
     Start start = Start::now;
     std::string path; // JSON path of "keying"
+    // Names the tunnel's secret (PSK or private key) in the KeyRing: unique
+    // per tunnel even when "defaults" name the file for many.
+    std::string secret_id;
 
     bool uses_certificates() const { return certificate.has_value(); }
 };
