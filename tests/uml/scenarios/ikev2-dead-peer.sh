@@ -23,6 +23,12 @@ with_unit_capabilities # charon, started by xfrmd, runs with what the unit leave
 xfrmd_start west
 wait_for 20 ike_up west site || fail "the tunnel did not come up: $(xctl west status)"
 protected_ping esp west -I 10.1.0.1 10.2.0.1
+explained=$(xctl west --json explain 10.1.0.1 10.2.0.1 icmp)
+expect_eq "$(json_get "$explained" '.verdict')" protected "explain: the flow is protected"
+expect_eq "$(json_get "$explained" '.templates[0].negotiated')" true "explain: by charon's SA for the tunnel"
+expect_eq "$(json_get "$explained" '.templates[0].spi')" \
+    "$(ip -n west xfrm state list src 192.0.2.1 dst 192.0.2.2 | sed -n 's/.*spi \(0x[0-9a-f]*\).*/\1/p')" \
+    "explain names the negotiated outbound SA"
 
 # millis_until_down: waits (up to 40 s) for west's tunnel to leave "up";
 # prints the milliseconds it took.
@@ -47,6 +53,8 @@ expect_gt "$(events west dead-peer | wc -l)" 0 "a dead-peer event"
 log "reason: $(json_get "$status" '.tunnels[0].reason')"
 expect_eq "$(ip -n west xfrm state list | grep -c '^src' || true)" 0 "charon removed the dead peer's SAs on west"
 dropped_ping west -I 10.1.0.1 10.2.0.1
+expect_eq "$(json_get "$(xctl west --json explain 10.1.0.1 10.2.0.1 icmp)" '.verdict')" dropped-no-sa \
+    "explain: dropped, the SA is not there"
 expect_gt "$(ip -n west xfrm policy list dir out | grep -c reqid)" 0 "west's policy stays: traffic is held back, not sent in clear"
 
 log "east returns: west negotiates again by itself"
