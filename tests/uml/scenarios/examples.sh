@@ -75,3 +75,17 @@ expect_eq "$(capture_count bgp 'tcp port 179')" 0 "no clear TCP to port 179 on t
 expect_gt "$(capture_count bgp "$ECHO4")" 3 "ping, which the selector leaves out, went in clear"
 expect_eq "$(capture_has_pattern bgp)" 0 "the BGP payload never crosses in clear"
 teardown
+
+log "ikev2 (xfrmd and charon on each host)"
+two_hosts && stage ikev2
+for host in west east; do
+    mkdir -p "$WORK/$host/defs"
+    sed "s|keys/site.psk|$WORK/example/keys/site.psk|" "$WORK/example/$host.json" > "$WORK/$host/defs/$host.json"
+    xfrmd_start "$host"
+done
+ikev2_up() { xctl west status > /dev/null 2>&1 && xctl east status > /dev/null 2>&1; }
+wait_for 30 ikev2_up || fail "the ikev2 example did not come up: $(xctl west status; xctl east status)"
+protected_ping esp west -I 10.1.0.1 10.2.0.1
+protected_ping esp east -I 10.2.0.1 10.1.0.1
+expect_contains "$(xctl west status)" "IKE SA ESTABLISHED AES_GCM_16-256/PRF_HMAC_SHA2_384/CURVE_25519" "west's status shows the IKE SA"
+teardown
