@@ -73,6 +73,8 @@ private:
         int attempts = 0;
         std::optional<ikev2::NegotiatedTunnel> seen;
         std::string last_alert;
+        bool alert_names_certificate = false;
+        std::int64_t alert_at = 0;
         bool was_up = false;
     };
 

@@ -74,7 +74,13 @@ void Negotiator::on_alert(const ikev2::Alert& a, std::int64_t now)
     Peer* p = a.connection.empty() ? peer_of_address(a.peer_address) : peer_of_connection(a.connection);
     if (!p || !a.is_failure())
         return;
-    p->last_alert = a.text;
+    bool generic_auth = a.type == 2 || a.type == 3; // local or peer authentication failed
+    bool keep = generic_auth && p->alert_names_certificate && now - p->alert_at <= 10;
+    if (!keep) { // the certificate's own problem says more than the failure it causes
+        p->last_alert = a.text;
+        p->alert_names_certificate = a.is_certificate_problem();
+        p->alert_at = now;
+    }
     journal_.event("ike-alert", {{"tunnel", p->tunnel.name}, {"alert", a.text}, {"type", a.type}});
     // An established tunnel whose peer stopped answering: dead-peer detection.
     if (a.type == 6 /* RETRANSMIT_SEND_TIMEOUT */ && p->was_up) {

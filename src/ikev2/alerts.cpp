@@ -39,6 +39,11 @@ bool Alert::is_failure() const
     return std::find(kFailures.begin(), kFailures.end(), type) != kFailures.end();
 }
 
+bool Alert::is_certificate_problem() const
+{
+    return (type >= 17 && type <= 19) || (type >= 29 && type <= 32);
+}
+
 Result<Alert> decode_alert(std::span<const std::byte> record)
 {
     if (record.size() != kAlertSize)

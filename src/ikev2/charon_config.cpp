@@ -64,6 +64,7 @@ std::string strongswan_conf(const CharonPaths& p)
             default = 1
             ike_name = yes
             append = yes
+            flush_line = yes
         }}
     }}
 )",
@@ -126,7 +127,7 @@ ordered_json child_config(const model::Tunnel& t, std::uint32_t reqid)
     child["policies"] = "no"; // xfrmctl's own, naming this reqid
     child["reqid"] = std::to_string(reqid);
     child["rekey_time"] = seconds(ike.child_rekey);
-    child["life_time"] = seconds(ike.child_rekey + ike.child_rekey / 10);
+    child["life_time"] = seconds(ike.child_lifetime ? ike.child_lifetime : ike.child_rekey + ike.child_rekey / 10);
     if (ike.jitter)
         child["rand_time"] = seconds(ike.jitter);
     child["replay_window"] = std::to_string(t.replay_window);
@@ -161,7 +162,7 @@ ordered_json connection(const model::Tunnel& t, std::uint32_t reqid, const Certi
     c["remote_addrs"] = {t.remote.address.str()};
     c["proposals"] = ike.ike_proposals;
     c["rekey_time"] = seconds(ike.ike_rekey);
-    c["over_time"] = seconds(ike.ike_rekey / 10);
+    c["over_time"] = seconds(ike.ike_lifetime ? ike.ike_lifetime - ike.ike_rekey : ike.ike_rekey / 10);
     if (ike.jitter)
         c["rand_time"] = seconds(ike.jitter);
     c["dpd_delay"] = seconds(ike.dpd_interval);

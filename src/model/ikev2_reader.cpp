@@ -110,7 +110,7 @@ Parsed<void> read_rekey(const Origin& o, const json& k, Ikev2& ike)
     if (!v->is_object())
         return o.fail("/keying/rekey", fmt::format("expected an object like {{\"child\": 3600, \"ike\": 14400}}, got {} ({})",
                                                    type_name(*v), brief(*v)));
-    if (auto ok = check_keys(o, *v, "/keying/rekey", {"ike", "child", "jitter"}); !ok)
+    if (auto ok = check_keys(o, *v, "/keying/rekey", {"ike", "child", "jitter", "ike_lifetime", "child_lifetime"}); !ok)
         return ok;
     struct Field { const char* key; std::uint32_t* into; std::uint64_t min, max; };
     for (auto f : {Field{"ike", &ike.ike_rekey, 30, 86400 * 7}, Field{"child", &ike.child_rekey, 10, 86400}})
@@ -126,6 +126,15 @@ Parsed<void> read_rekey(const Origin& o, const json& k, Ikev2& ike)
             return std::unexpected(n.error());
         ike.jitter = static_cast<std::uint32_t>(*n);
     }
+    // A lifetime must leave time to rekey before it ends.
+    for (auto f : {Field{"ike_lifetime", &ike.ike_lifetime, ike.ike_rekey + 1ull, 86400 * 14},
+                   Field{"child_lifetime", &ike.child_lifetime, ike.child_rekey + 1ull, 86400 * 2}})
+        if (v->contains(f.key)) {
+            auto n = read_uint(o, (*v)[f.key], std::string("/keying/rekey/") + f.key, f.min, f.max);
+            if (!n)
+                return std::unexpected(n.error());
+            *f.into = static_cast<std::uint32_t>(*n);
+        }
     return {};
 }
 

@@ -4,6 +4,8 @@
 #include <linux/udp.h>
 #include <netinet/in.h>
 
+#include <algorithm>
+
 namespace xfrmctl::plan {
 
 using netlink::Direction;
@@ -202,6 +204,38 @@ std::uint32_t automatic_priority(const netlink::Selector& s)
 
 namespace {
 
+// IPv6 needs neighbour discovery between the two endpoints before any SA
+// exists (RFC 4861), and an inbound policy that requires ESP drops the
+// peer's clear advertisement (icmpv6_rcv() checks policy): charon's first
+// IKE message then never leaves. With manual keys both ends have their SAs
+// from the start; a negotiated tunnel whose selectors cover the endpoints
+// lets neighbour solicitations and advertisements between them bypass IPsec
+// (strongSwan's own advice for IPv6 transport mode). In XFRM selectors an
+// ICMPv6 type is the source "port".
+void add_neighbour_discovery_bypass(DesiredTunnel& d, const Context& c)
+{
+    const model::Tunnel& t = c.t;
+    auto covers = [](const std::vector<Prefix>& subnets, const IpAddress& a) {
+        return std::any_of(subnets.begin(), subnets.end(), [&](const Prefix& p) { return p.contains(a); });
+    };
+    if (!t.negotiated() || t.family() != AF_INET6 || !covers(t.local.subnets, t.local.address) ||
+        !covers(t.remote.subnets, t.remote.address))
+        return;
+    for (int type : {135, 136}) // neighbour solicitation, advertisement
+        for (bool outbound : {true, false}) {
+            netlink::PolicyEntry p;
+            p.id.dir = outbound ? Direction::out : Direction::in;
+            p.id.selector.src = Prefix::host(outbound ? t.local.address : t.remote.address);
+            p.id.selector.dst = Prefix::host(outbound ? t.remote.address : t.local.address);
+            p.id.selector.proto = IPPROTO_ICMPV6;
+            p.id.selector.sport = static_cast<std::uint16_t>(type);
+            p.id.selector.sport_mask = 0xffff;
+            p.id.mark = c.bind.mark;
+            p.priority = automatic_priority(p.id.selector);
+            d.policies.push_back({std::move(p), t.path() + "/local/address"});
+        }
+}
+
 DesiredInterface desired_interface(const Context& c)
 {
     const model::Tunnel& t = c.t;
@@ -271,6 +305,7 @@ DesiredTunnel compile_tunnel(const model::Tunnel& t, std::uint32_t reqid, const 
         for (const auto& remote : t.remote.subnets)
             if (t.local.subnets[l].address.family == remote.address.family)
                 add_policies(d, c, t.local.subnets[l], remote, t.path() + "/local/subnets/" + std::to_string(l));
+    add_neighbour_discovery_bypass(d, c);
     if (t.interface)
         d.interface = desired_interface(c);
     return d;

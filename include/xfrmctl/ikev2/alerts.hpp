@@ -26,6 +26,10 @@ struct Alert {
     // Whether it explains a failure to establish or keep the tunnel (as
     // opposed to news like "retransmitting" or "replaced a duplicate").
     bool is_failure() const;
+    // A certificate's problem (no trusted issuer, expired, revoked...): it
+    // says what to fix, where the "authentication failed" that follows it
+    // does not.
+    bool is_certificate_problem() const;
 };
 
 Result<Alert> decode_alert(std::span<const std::byte> record);

@@ -109,6 +109,8 @@ struct Ikev2 {
     std::uint32_t ike_rekey = 14400;  // seconds
     std::uint32_t child_rekey = 3600; // seconds
     std::uint32_t jitter = 0;         // seconds taken off at random; 0: a tenth of each rekey time
+    std::uint32_t ike_lifetime = 0;   // seconds before an IKE SA not rekeyed is closed; 0: rekey time + a tenth
+    std::uint32_t child_lifetime = 0; // the same for a CHILD SA (its hard lifetime in the kernel)
     std::uint32_t dpd_interval = 30;  // seconds; 0: no dead-peer detection
     DpdAction dpd_action = DpdAction::restart;
     Start start = Start::now;
