@@ -62,6 +62,8 @@ void HealthTracker::sample(Tracked& t, const engine::TunnelStatus& s, std::int64
         t.in_changed_at = t.seen ? now : t.in_changed_at;
         t.out_at_last_in = s.packets_out;
     }
+    if (s.packets_out < t.out_at_last_in) // the SAs were replaced (a rekeying): counting starts again
+        t.out_at_last_in = s.packets_out;
     integrity_rising = t.seen && s.integrity_errors > t.integrity;
     t.packets_in = s.packets_in;
     t.packets_out = s.packets_out;

@@ -4,9 +4,10 @@
 #
 #   psk_file HOST [PSK]          $WORK/HOST/keys/psk (mode 600): the PSK
 #                                given, or a fresh random one; prints it
-#   ike_defs HOST NAME LOCAL REMOTE LSUB RSUB KEYING_JSON
+#   ike_defs HOST NAME LOCAL REMOTE LSUB RSUB KEYING_JSON [FIELDS_JSON]
 #                                writes $WORK/HOST/defs/NAME.json: one
-#                                ikev2 tunnel (subnets as JSON lists or "")
+#                                ikev2 tunnel (subnets as JSON lists or "";
+#                                FIELDS_JSON: more fields of the tunnel)
 #   ike_state HOST NAME          the tunnel's "IKE/CHILD/health" from status
 #   ike_up HOST NAME             true once the tunnel is up with IKE up
 #   sa_count HOST                the SAs in HOST's kernel
@@ -24,15 +25,15 @@ psk_file() {
 }
 
 ike_defs() {
-    local host=$1 name=$2 local=$3 remote=$4 lsub=$5 rsub=$6 keying=$7
+    local host=$1 name=$2 local=$3 remote=$4 lsub=$5 rsub=$6 keying=$7 extra=${8:-"{}"}
     mkdir -p "$WORK/$host/defs"
     jq -n --arg n "$name" --arg l "$local" --arg r "$remote" \
-        --argjson ls "${lsub:-null}" --argjson rs "${rsub:-null}" --argjson k "$keying" '
+        --argjson ls "${lsub:-null}" --argjson rs "${rsub:-null}" --argjson k "$keying" --argjson x "$extra" '
         {version: 1, tunnels: {($n): ({
             local: ({address: $l} + (if $ls then {subnets: $ls} else {} end)),
             remote: ({address: $r} + (if $rs then {subnets: $rs} else {} end)),
             keying: ({method: "ikev2"} + $k)}
-            + (if $ls then {} else {mode: "transport"} end))}}' > "$WORK/$host/defs/$name.json"
+            + (if $ls then {} else {mode: "transport"} end) + $x)}}' > "$WORK/$host/defs/$name.json"
 }
 
 ike_state() {
