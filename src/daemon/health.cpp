@@ -25,7 +25,7 @@ void HealthTracker::configure(const model::Definitions& defs, std::int64_t now, 
                 journal.error("tunnel " + t.name + ": cannot probe " + t.health->target->str() + ": " + prober.error().message);
         }
         if (!tracked.seen)
-            tracked.last_answer = tracked.in_changed_at = now; // a grace period from the start
+            tracked.last_answer = now; // a grace period from the start
         next.emplace(t.name, std::move(tracked));
     }
     tracked_ = std::move(next);
@@ -58,12 +58,14 @@ std::vector<int> HealthTracker::fds() const
 
 void HealthTracker::sample(Tracked& t, const engine::TunnelStatus& s, std::int64_t now, bool& integrity_rising)
 {
-    if (!t.seen || s.packets_in != t.packets_in) {
-        t.in_changed_at = t.seen ? now : t.in_changed_at;
+    if (!t.seen || s.packets_in != t.packets_in)
         t.out_at_last_in = s.packets_out;
-    }
     if (s.packets_out < t.out_at_last_in) // the SAs were replaced (a rekeying): counting starts again
         t.out_at_last_in = s.packets_out;
+    if (s.packets_out == t.out_at_last_in)
+        t.unanswered_since = 0;
+    else if (t.unanswered_since == 0)
+        t.unanswered_since = now;
     integrity_rising = t.seen && s.integrity_errors > t.integrity;
     t.packets_in = s.packets_in;
     t.packets_out = s.packets_out;
@@ -82,7 +84,7 @@ HealthState HealthTracker::verdict(Tracked& t, const engine::TunnelStatus& s, co
     if (!t.check)
         return {s.health, s.reason};
     std::uint64_t sent_since_in = t.packets_out - t.out_at_last_in;
-    std::int64_t quiet = now - t.in_changed_at;
+    std::int64_t quiet = t.unanswered_since ? now - t.unanswered_since : 0;
     if (t.prober && now - t.last_answer >= t.check->dead_after)
         return {engine::Health::down, fmt::format("no answer from {} for {} s", t.check->target->str(), now - t.last_answer)};
     if (!t.prober && sent_since_in > 0 && quiet >= t.check->dead_after)

@@ -53,7 +53,10 @@ private:
         std::optional<Prober> prober;
         std::int64_t last_sent = 0, last_answer = 0;
         std::uint64_t packets_in = 0, packets_out = 0, out_at_last_in = 0, integrity = 0;
-        std::int64_t in_changed_at = 0;
+        // When a packet went out that nothing has come in after: one-way
+        // is measured from there, not from the last packet in (an idle
+        // tunnel's first request is not one-way yet).
+        std::int64_t unanswered_since = 0;
         bool seen = false;
         HealthState current;
     };
