@@ -49,7 +49,7 @@ std::uint16_t checksum(const std::uint8_t* data, std::size_t size)
 Result<Prober> Prober::open(const IpAddress& source, const IpAddress& target, std::uint16_t id)
 {
     bool v4 = target.family == AF_INET;
-    UniqueFd fd(::socket(target.family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, v4 ? IPPROTO_ICMP : IPPROTO_ICMPV6));
+    UniqueFd fd(::socket(target.family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, v4 ? static_cast<int>(IPPROTO_ICMP) : static_cast<int>(IPPROTO_ICMPV6)));
     if (!fd)
         return fail(Error::from_errno("cannot open a raw ICMP socket (it needs CAP_NET_RAW)", errno));
     sockaddr_storage ss;
