@@ -86,8 +86,12 @@ has 'drwx.-x---' etc/xfrmctl/tunnels.d/
 (cd "$XFRMCTL_REPO/policies" && find . -type f) | while read -r f; do
     has '-rw-r--r--' "usr/share/doc/xfrmctl/examples/${f#./}"
 done
+collection=usr/share/ansible/collections/ansible_collections/xfrmctl/ipsec
+for f in galaxy.yml plugins/modules/xfrm_tunnel.py plugins/modules/xfrm_status.py plugins/module_utils/xfrmctl.py; do
+    has '-rw-r--r--' "$collection/$f"
+done
 echo "PASS: the package holds both programs, the three man pages, the unit, the tmpfiles.d entry," \
-     "/etc/xfrmctl/tunnels.d/ (not world-readable) and every file of policies/ as examples"
+     "/etc/xfrmctl/tunnels.d/ (not world-readable), every file of policies/ as examples and the Ansible collection"
 
 # Hardening of the programs: PIE, full RELRO, stack protector, fortified calls.
 mkdir "$work/x"
@@ -153,6 +157,13 @@ echo "PASS: xfrmctl validate accepts the $n definitions of the packaged examples
 
 systemd-analyze verify /lib/systemd/system/xfrmd.service || fail "systemd-analyze verify of the installed unit"
 echo "PASS: systemd-analyze verify accepts the installed unit (and its man: pages)"
+
+# The installed collection is where ansible looks by default.
+if command -v ansible-doc > /dev/null; then
+    doc=$(HOME=$(mktemp -d) ansible-doc xfrmctl.ipsec.xfrm_tunnel 2>&1) || fail "ansible-doc xfrmctl.ipsec.xfrm_tunnel: $doc"
+    grep -q 'state' <<< "$doc" || fail "ansible-doc rendered no options: $doc"
+    echo "PASS: ansible-doc renders the installed collection's xfrm_tunnel"
+fi
 
 # Purge: no file of the package is left, nor /etc/xfrmctl or /var/lib/xfrmctl.
 dpkg -L xfrmctl > "$work/files"
