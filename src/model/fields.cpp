@@ -118,6 +118,19 @@ Parsed<std::uint64_t> read_uint(const Origin& o, const json& v, const std::strin
     return n;
 }
 
+Parsed<void> read_u32_field(const Origin& o, const json& object, const std::string& at, const char* key,
+                            std::uint64_t min, std::uint64_t max, std::uint32_t& into)
+{
+    const json* v = find_member(object, key);
+    if (!v)
+        return {};
+    auto n = read_uint(o, *v, pointer_append(at, key), min, std::min<std::uint64_t>(max, 0xffffffff));
+    if (!n)
+        return std::unexpected(n.error());
+    into = static_cast<std::uint32_t>(*n);
+    return {};
+}
+
 Parsed<std::string> read_choice(const Origin& o, const json& v, const std::string& at,
                                 std::initializer_list<std::string_view> choices)
 {

@@ -59,6 +59,10 @@ const json* find_member(const json& parent, const std::string& key); // null whe
 Parsed<std::string> read_string(const Origin& o, const json& value, const std::string& at);
 Parsed<std::uint64_t> read_uint(const Origin& o, const json& value, const std::string& at, std::uint64_t min,
                                 std::uint64_t max);
+// An optional whole-number field `key` of `object` (at `at`): `into` is
+// left as it is when the field is absent.
+Parsed<void> read_u32_field(const Origin& o, const json& object, const std::string& at, const char* key,
+                            std::uint64_t min, std::uint64_t max, std::uint32_t& into);
 Parsed<std::string> read_choice(const Origin& o, const json& value, const std::string& at,
                                 std::initializer_list<std::string_view> choices);
 

@@ -112,30 +112,19 @@ Parsed<void> read_rekey(const Origin& o, const json& k, Ikev2& ike)
                                                    type_name(*v), brief(*v)));
     if (auto ok = check_keys(o, *v, "/keying/rekey", {"ike", "child", "jitter", "ike_lifetime", "child_lifetime"}); !ok)
         return ok;
-    struct Field { const char* key; std::uint32_t* into; std::uint64_t min, max; };
-    for (auto f : {Field{"ike", &ike.ike_rekey, 30, 86400 * 7}, Field{"child", &ike.child_rekey, 10, 86400}})
-        if (v->contains(f.key)) {
-            auto n = read_uint(o, (*v)[f.key], std::string("/keying/rekey/") + f.key, f.min, f.max);
-            if (!n)
-                return std::unexpected(n.error());
-            *f.into = static_cast<std::uint32_t>(*n);
-        }
-    if (v->contains("jitter")) {
-        auto n = read_uint(o, (*v)["jitter"], "/keying/rekey/jitter", 0, std::min(ike.ike_rekey, ike.child_rekey) / 2);
-        if (!n)
-            return std::unexpected(n.error());
-        ike.jitter = static_cast<std::uint32_t>(*n);
-    }
+    const std::string at = "/keying/rekey";
+    auto ok = read_u32_field(o, *v, at, "ike", 30, 86400 * 7, ike.ike_rekey);
+    if (ok)
+        ok = read_u32_field(o, *v, at, "child", 10, 86400, ike.child_rekey);
+    // Bounds that depend on the rekey times: read after them.
+    if (ok)
+        ok = read_u32_field(o, *v, at, "jitter", 0, std::min(ike.ike_rekey, ike.child_rekey) / 2, ike.jitter);
     // A lifetime must leave time to rekey before it ends.
-    for (auto f : {Field{"ike_lifetime", &ike.ike_lifetime, ike.ike_rekey + 1ull, 86400 * 14},
-                   Field{"child_lifetime", &ike.child_lifetime, ike.child_rekey + 1ull, 86400 * 2}})
-        if (v->contains(f.key)) {
-            auto n = read_uint(o, (*v)[f.key], std::string("/keying/rekey/") + f.key, f.min, f.max);
-            if (!n)
-                return std::unexpected(n.error());
-            *f.into = static_cast<std::uint32_t>(*n);
-        }
-    return {};
+    if (ok)
+        ok = read_u32_field(o, *v, at, "ike_lifetime", ike.ike_rekey + 1ull, 86400 * 14, ike.ike_lifetime);
+    if (ok)
+        ok = read_u32_field(o, *v, at, "child_lifetime", ike.child_rekey + 1ull, 86400 * 2, ike.child_lifetime);
+    return ok;
 }
 
 Parsed<void> read_dpd(const Origin& o, const json& k, Ikev2& ike)
@@ -148,12 +137,8 @@ Parsed<void> read_dpd(const Origin& o, const json& k, Ikev2& ike)
                                                  type_name(*v), brief(*v)));
     if (auto ok = check_keys(o, *v, "/keying/dpd", {"interval", "action"}); !ok)
         return ok;
-    if (v->contains("interval")) {
-        auto n = read_uint(o, (*v)["interval"], "/keying/dpd/interval", 0, 3600);
-        if (!n)
-            return std::unexpected(n.error());
-        ike.dpd_interval = static_cast<std::uint32_t>(*n);
-    }
+    if (auto ok = read_u32_field(o, *v, "/keying/dpd", "interval", 0, 3600, ike.dpd_interval); !ok)
+        return ok;
     if (v->contains("action")) {
         auto a = read_choice(o, (*v)["action"], "/keying/dpd/action", {"restart", "trap", "clear"});
         if (!a)

@@ -169,19 +169,11 @@ Parsed<void> read_health(const Origin& o, const json& v, Tunnel& t)
     if (auto ok = check_keys(o, v, "/health", {"interval", "dead_after", "target", "source"}); !ok)
         return ok;
     HealthCheck h;
-    if (v.contains("interval")) {
-        auto n = read_uint(o, v["interval"], "/health/interval", 1, 3600);
-        if (!n)
-            return std::unexpected(n.error());
-        h.interval = static_cast<std::uint32_t>(*n);
-    }
+    if (auto ok = read_u32_field(o, v, "/health", "interval", 1, 3600, h.interval); !ok)
+        return ok;
     h.dead_after = 3 * h.interval;
-    if (v.contains("dead_after")) {
-        auto n = read_uint(o, v["dead_after"], "/health/dead_after", h.interval, 86400);
-        if (!n)
-            return std::unexpected(n.error());
-        h.dead_after = static_cast<std::uint32_t>(*n);
-    }
+    if (auto ok = read_u32_field(o, v, "/health", "dead_after", h.interval, 86400, h.dead_after); !ok)
+        return ok;
     for (auto [key, field, within, side] : {std::tuple{"target", &h.target, &t.remote.subnets, "remote"},
                                             {"source", &h.source, &t.local.subnets, "local"}})
         if (v.contains(key)) {
