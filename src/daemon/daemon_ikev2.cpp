@@ -12,13 +12,6 @@ namespace {
 
 constexpr std::int64_t kStaleAfter = 30; // seconds: never an SA charon is installing as we look
 
-bool of_tunnel(const netlink::SaEntry& sa, const model::Tunnel& t, std::uint32_t reqid)
-{
-    bool out = sa.saddr == t.local.address && sa.id.daddr == t.remote.address;
-    bool in = sa.saddr == t.remote.address && sa.id.daddr == t.local.address;
-    return sa.reqid == reqid && (out || in) && sa.id.spi != 0;
-}
-
 } // namespace
 
 void Daemon::sweep_stale_negotiated(std::int64_t now)
@@ -41,7 +34,7 @@ void Daemon::sweep_stale_negotiated(std::int64_t now)
         }
         for (const auto& sa : sas) {
             auto age = now - static_cast<std::int64_t>(sa.counters.add_time);
-            if (!of_tunnel(sa, t, owned->reqid) || known->contains(sa.id.spi) || age < kStaleAfter)
+            if (!engine::negotiated_direction(sa, t, owned->reqid) || known->contains(sa.id.spi) || age < kStaleAfter)
                 continue;
             netlink::Request del = netlink::build_sa_delete(sa.id);
             auto acks = kernel_.execute(std::span(&del, 1));

@@ -88,7 +88,7 @@ void Negotiator::ensure_charon(std::int64_t now)
     if (connected() || now == last_connect_try_)
         return;
     last_connect_try_ = now;
-    connect(now);
+    connect();
     if (connected() || options_.vici)
         return;
     bool starting = child_ > 0 && now - spawned_at_ < kStartupSeconds;
@@ -106,7 +106,7 @@ void Negotiator::ensure_charon(std::int64_t now)
     }
 }
 
-void Negotiator::connect(std::int64_t now)
+void Negotiator::connect()
 {
     auto commands = ikev2::ViciConnection::connect(vici_path().string());
     if (!commands) {
@@ -135,7 +135,6 @@ void Negotiator::connect(std::int64_t now)
     down_reason_.clear();
     std::string v = version && version->contains("version") ? (*version)["version"].get<std::string>() : "?";
     journal_.event("charon-connected", {{"socket", vici_path().string()}, {"version", v}});
-    (void)now;
 }
 
 void Negotiator::disconnect(const std::string& why)

@@ -66,6 +66,7 @@ private:
         std::uint32_t reqid = 0;
         Secret secret;        // the PSK or the private key
         ikev2::Certificates certificates;
+        std::string digest;        // of what charon should have for it (set by configure)
         std::string loaded_digest; // of what charon has for it: reloaded when it differs
         Mode mode = Mode::passive;
         bool held = false;
@@ -83,14 +84,14 @@ private:
     void ensure_charon(std::int64_t now);
     void spawn_charon(std::int64_t now);
     void reap_charon();
-    void connect(std::int64_t now);
+    void connect();
     void disconnect(const std::string& why);
     std::filesystem::path vici_path() const;
     std::filesystem::path alerts_path() const;
 
     // negotiator_sync.cpp: what charon holds
     void sync(std::int64_t now);
-    Status load_peer(Peer& p, const std::string& digest);
+    Status load_peer(Peer& p);
     Status load_secrets(const Peer& p);
     Status unload(const std::string& tunnel);
     void unload_stale();

@@ -128,7 +128,7 @@ void Negotiator::overlay(std::vector<engine::TunnelStatus>& status) const
         if (it == peers_.end())
             continue;
         const Peer& p = it->second;
-        engine::IkeStatus ike = p.seen ? p.seen->ike : engine::IkeStatus{"none", "", "", "none", {}, {}, {}, {}, "", ""};
+        engine::IkeStatus ike = p.seen ? p.seen->ike : engine::IkeStatus{};
         ike.last_alert = p.last_alert;
         s.ike = ike;
         std::string why = !connected()        ? down_reason_

@@ -55,6 +55,8 @@ void Negotiator::configure(const std::vector<IkeTunnel>& tunnels, const model::K
             p.secret = Secret::copy_of(s->bytes());
         if (ike.uses_certificates())
             p.certificates = {read_text(ike.certificate->file), read_text(ike.ca->file)};
+        p.digest = ikev2::connection(p.tunnel, p.reqid, nullptr).dump() + p.certificates.own + p.certificates.ca +
+                   fingerprint_text(p.secret);
         if (fresh) // what to do when it is not up; kept across reloads
             p.mode = ike.start == model::Ikev2::Start::now         ? Mode::keep_up
                      : ike.start == model::Ikev2::Start::on_demand ? Mode::on_acquire
@@ -86,10 +88,9 @@ Status Negotiator::load_secrets(const Peer& p)
     const model::Ikev2& ike = *p.tunnel.ikev2;
     ikev2::ViciWriter body;
     if (ike.psk_file) {
-        auto id = [&](const std::string& set, const IpAddress& a) { return set.empty() ? a.str() : set; };
         body.key_value("id", ikev2::connection_name(p.tunnel.name)).key_value("type", "IKE");
         body.key_value("data", as_bytes(p.secret)).begin_list("owners");
-        body.list_item(id(ike.local_id, p.tunnel.local.address)).list_item(id(ike.remote_id, p.tunnel.remote.address));
+        body.list_item(ikev2::psk_identity(p.tunnel, true)).list_item(ikev2::psk_identity(p.tunnel, false));
         body.end_list();
         auto reply = commands_->call("load-shared", body);
         return reply ? ikev2::expect_success(*reply, "load-shared") : Status(fail(reply.error()));
@@ -99,7 +100,7 @@ Status Negotiator::load_secrets(const Peer& p)
     return reply ? ikev2::expect_success(*reply, "load-key " + ike.private_key->written_as) : Status(fail(reply.error()));
 }
 
-Status Negotiator::load_peer(Peer& p, const std::string& digest)
+Status Negotiator::load_peer(Peer& p)
 {
     if (auto ok = load_secrets(p); !ok)
         return ok;
@@ -109,7 +110,7 @@ Status Negotiator::load_peer(Peer& p, const std::string& digest)
         return fail(reply.error());
     if (auto ok = ikev2::expect_success(*reply, "load-conn"); !ok)
         return ok;
-    p.loaded_digest = digest;
+    p.loaded_digest = p.digest;
     journal_.event("ike-loaded", {{"tunnel", p.tunnel.name}, {"reqid", p.reqid}});
     return {};
 }
@@ -135,15 +136,13 @@ void Negotiator::sync(std::int64_t now)
     for (auto& [name, p] : peers_) {
         if (!connected())
             return;
-        std::string digest = ikev2::connection(p.tunnel, p.reqid, nullptr).dump() + p.certificates.own +
-                             p.certificates.ca + fingerprint_text(p.secret);
-        if (digest == p.loaded_digest)
+        if (p.digest == p.loaded_digest)
             continue;
         bool reload = !p.loaded_digest.empty();
-        if (auto ok = load_peer(p, digest); !ok) {
+        if (auto ok = load_peer(p); !ok) {
             p.last_alert = ok.error().message;
             journal_.error("charon refused tunnel " + name + ": " + ok.error().message);
-            p.loaded_digest = digest; // said once; retried when the definition changes
+            p.loaded_digest = p.digest; // said once; retried when the definition changes
             continue;
         }
         if (reload && p.seen && p.seen->ike_up) // new settings: negotiate afresh

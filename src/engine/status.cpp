@@ -72,22 +72,18 @@ void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kern
     }
 }
 
-// Negotiated SAs are charon's, not in the ledger: they are the tunnel's
-// when they carry its reqid between its two addresses (charon installs
-// them with the reqid xfrmd configured).
 void check_negotiated_sas(TunnelStatus& s, const model::Tunnel& t, const plan::DesiredTunnel& d, const Lookup& kernel,
                           state::Observations& seen, std::uint64_t now)
 {
     bool in = false, out = false;
     for (const auto& sa : kernel.tables->sas) {
-        bool outbound = sa.saddr == t.local.address && sa.id.daddr == t.remote.address;
-        bool inbound = sa.saddr == t.remote.address && sa.id.daddr == t.local.address;
-        if (sa.reqid != d.reqid || d.reqid == 0 || (!outbound && !inbound))
+        auto outbound = negotiated_direction(sa, t, d.reqid);
+        if (!outbound)
             continue;
-        SaStatus status{"negotiated", outbound, sa.id.proto, sa.id.spi, true, sa.counters};
+        SaStatus status{"negotiated", *outbound, sa.id.proto, sa.id.spi, true, sa.counters};
         count_sa(s, status, sa.id.key(), seen, now);
         s.sas.push_back(status);
-        (outbound ? out : in) = true;
+        (*outbound ? out : in) = true;
     }
     if (!out || !in)
         demote(s, Health::down, std::string(!out && !in ? "no negotiated SA" : !out ? "no negotiated outbound SA"
@@ -140,6 +136,17 @@ void note_generations(TunnelStatus& s, const model::Tunnel& t, std::int64_t now)
 }
 
 } // namespace
+
+std::optional<bool> negotiated_direction(const netlink::SaEntry& sa, const model::Tunnel& t, std::uint32_t reqid)
+{
+    if (reqid == 0 || sa.reqid != reqid || sa.id.spi == 0)
+        return std::nullopt;
+    if (sa.saddr == t.local.address && sa.id.daddr == t.remote.address)
+        return true;
+    if (sa.saddr == t.remote.address && sa.id.daddr == t.local.address)
+        return false;
+    return std::nullopt;
+}
 
 void demote(TunnelStatus& s, Health h, std::string reason)
 {

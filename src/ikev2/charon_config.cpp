@@ -88,11 +88,6 @@ std::string selector_suffix(const model::Tunnel& t, bool local)
     return port ? fmt::format("[{}/{}]", tr.protocol, port) : fmt::format("[{}]", tr.protocol);
 }
 
-std::string identity(const std::string& configured, const IpAddress& address)
-{
-    return configured.empty() ? address.str() : configured;
-}
-
 ordered_json auth_round(const model::Tunnel& t, bool local, const Certificates* certs)
 {
     const model::Ikev2& ike = *t.ikev2;
@@ -100,7 +95,7 @@ ordered_json auth_round(const model::Tunnel& t, bool local, const Certificates* 
     const std::string& id = local ? ike.local_id : ike.remote_id;
     if (ike.psk_file) {
         auth["auth"] = "psk";
-        auth["id"] = identity(id, local ? t.local.address : t.remote.address);
+        auth["id"] = psk_identity(t, local);
     } else {
         auth["auth"] = "pubkey";
         if (certs)
@@ -144,6 +139,12 @@ ordered_json child_config(const model::Tunnel& t, std::uint32_t reqid)
 }
 
 } // namespace
+
+std::string psk_identity(const model::Tunnel& t, bool local)
+{
+    const std::string& configured = local ? t.ikev2->local_id : t.ikev2->remote_id;
+    return configured.empty() ? (local ? t.local.address : t.remote.address).str() : configured;
+}
 
 std::vector<std::string> traffic_selectors(const model::Tunnel& t, bool local)
 {

@@ -110,10 +110,7 @@ std::map<std::string, NegotiatedTunnel> read_sa_list(const std::vector<ordered_j
             auto tunnel = tunnel_of(connection);
             if (!tunnel || !sa.is_object())
                 continue;
-            auto [it, fresh] = out.try_emplace(*tunnel);
-            if (fresh)
-                it->second.ike.state = it->second.ike.child_state = "none";
-            read_ike(it->second, sa, now);
+            read_ike(out[*tunnel], sa, now);
         }
     }
     for (auto& [name, n] : out)

@@ -29,10 +29,10 @@ struct SaStatus {
 
 // An ikev2 tunnel's IKE SA and CHILD SA as charon reports them (xfrmd only).
 struct IkeStatus {
-    std::string state;             // charon's IKE SA state: "ESTABLISHED", "CONNECTING", or "none"
+    std::string state = "none";    // charon's IKE SA state: "ESTABLISHED", "CONNECTING", or "none"
     std::string ike_algorithms;    // "AES_GCM_16-256/PRF_HMAC_SHA2_384/CURVE_25519"
     std::string child_algorithms;  // "AES_GCM_16-256/CURVE_25519"
-    std::string child_state;       // "INSTALLED", "REKEYING", ... or "none"
+    std::string child_state = "none"; // "INSTALLED", "REKEYING", ... or "none"
     std::optional<std::int64_t> established;   // unix time the IKE SA came up
     std::optional<std::int64_t> ike_rekey;     // unix time of its next rekey
     std::optional<std::int64_t> child_installed; // unix time the CHILD SA was installed (its last rekey)
@@ -69,6 +69,12 @@ struct StatusInputs {
 // The first reason, in order of gravity, that a tunnel is not up: a graver
 // state replaces the one there, an equal one keeps its reason.
 void demote(TunnelStatus& s, Health h, std::string reason);
+
+// Whether a kernel SA is one charon negotiated for an ikev2 tunnel (charon
+// installs them with the reqid xfrmd gave it; they are not in the ledger):
+// it carries the tunnel's reqid between its two addresses and has an SPI (a
+// larval acquire state has none). Its direction, true for outbound.
+std::optional<bool> negotiated_direction(const netlink::SaEntry& sa, const model::Tunnel& tunnel, std::uint32_t reqid);
 
 std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observations& observations, std::uint64_t now);
 

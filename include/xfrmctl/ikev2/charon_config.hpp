@@ -47,6 +47,10 @@ struct Certificates {
 // The peer must present a certificate issued by the tunnel's CA.
 ordered_json connection(const model::Tunnel& tunnel, std::uint32_t reqid, const Certificates* certificates);
 
+// A PSK tunnel's IKE identity of one side: as configured, else its address.
+// The connection and the PSK's owners must name the same one.
+std::string psk_identity(const model::Tunnel& tunnel, bool local);
+
 // The traffic selectors of one side, in strongSwan's syntax ("10.1.0.0/16[udp/5000]").
 std::vector<std::string> traffic_selectors(const model::Tunnel& tunnel, bool local);
 
