@@ -76,7 +76,11 @@ void Negotiator::on_alert(const ikev2::Alert& a, std::int64_t now)
         return;
     bool generic_auth = a.type == 2 || a.type == 3; // local or peer authentication failed
     bool keep = generic_auth && p->alert_names_certificate && now - p->alert_at <= 10;
-    if (!keep) { // the certificate's own problem says more than the failure it causes
+    // While the tunnel is up, a failed side attempt (a late retransmission, a
+    // peer's duplicate IKE_SA) is not why it is down: journaled, not shown as
+    // the reason. A dead peer is the exception: the tunnel is going down.
+    bool side_attempt = p->was_up && a.type != 6 /* RETRANSMIT_SEND_TIMEOUT */;
+    if (!keep && !side_attempt) { // the certificate's own problem says more than the failure it causes
         p->last_alert = a.text;
         p->alert_names_certificate = a.is_certificate_problem();
         p->alert_at = now;
