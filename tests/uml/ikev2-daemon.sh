@@ -21,6 +21,7 @@ psk_file() {
     [ -n "$psk" ] || psk=$(head -c 24 /dev/urandom | base64)
     printf '%s\n' "$psk" > "$WORK/$host/keys/psk"
     chmod 600 "$WORK/$host/keys/psk"
+    secrets_keep "$WORK/$host/keys/psk"
     printf '%s' "$psk"
 }
 

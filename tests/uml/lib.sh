@@ -105,6 +105,14 @@ new_key() {
     mkdir -p "$(dirname "$1")"
     openssl rand -hex "$2" > "$1"
     chmod 600 "$1"
+    secrets_keep "$1"
+}
+# secrets_keep FILE...: remembers test keys (in the guest's memory) for the
+# scans of secrets_scan and guest-init, even once the scenario deletes them.
+secrets_keep() {
+    mkdir -p -m 700 /run/secrets-seen
+    local f
+    for f in "$@"; do cp "$f" "/run/secrets-seen/$(sha256sum "$f" | cut -c1-16)"; done
 }
 
 # ping_ok HOST ARGS...: five pings carrying $PATTERN; all must be answered.
@@ -257,6 +265,21 @@ pair() {
 }
 
 # ECHO4/ECHO6: pcap filters for bare (unprotected) ping packets.
+# xfrm_counts NS: "SAs policies" (every direction), from the kernel's own
+# counters.
+xfrm_counts() {
+    { ip -n "$1" xfrm state count; ip -n "$1" xfrm policy count; } |
+        awk '/SAD count/ { sas = $3 } /SPD IN/ { policies = $3 + $5 + $7 } END { print sas, policies }'
+}
+# kernel_entries NS: each SA and policy on one line, sorted, without keys,
+# indexes, counters and reqids (each state directory numbers its tunnels):
+# for comparing what two namespaces hold.
+kernel_entries() {
+    { ip -n "$1" xfrm state list; ip -n "$1" xfrm policy list; } |
+        awk '/^src / && entry { print entry; entry = "" } { sub(/^[ \t]+/, ""); entry = entry " " $0 } END { print entry }' |
+        grep -vE '^ *$' | sed -E 's/ (aead|enc|auth-trunc) [^ ]+ 0x[0-9a-f]+/ \1 KEY/; s/reqid [0-9]+/reqid R/g;
+            s/ (index|seq|replay|bitmap|lifetime|anti-replay|stats|current|hard|soft|add|use|expire)[^ ]*( [^ ]+)?//g' | sort
+}
 ECHO4='icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply'
 ECHO6='icmp6 and (ip6[40] == 128 or ip6[40] == 129)'
 
@@ -478,6 +501,16 @@ flow_stop() {
     expect_eq "$(json_get "$received" .duplicates)" 0 "flow $name: none twice"
 }
 
+# secrets_scan: no test key (hex or raw) in any file written under $WORK
+# (outputs, logs, state, events); the keys are kept (in the guest's memory)
+# for guest-init, which scans the scenario's whole output at its end.
+secrets_scan() {
+    local scan=$XFRMCTL_REPO/tests/uml/scan-secrets
+    "$scan" collect "$WORK" /run/secrets-seen
+    "$scan" scan /run/secrets-seen "$WORK" > "$WORK/.secrets-scan" || fail "$(cat "$WORK/.secrets-scan")"
+    cat "$WORK/.secrets-scan"
+}
+
 # teardown: every namespace gone (and any daemon, flow or ESP-in-UDP holder
 # stopped).
 teardown() {
@@ -486,5 +519,6 @@ teardown() {
     [ -z "${FLOW:-}" ] || pkill -f "$FLOW" 2>/dev/null || true
     pkill -f charon-systemd 2>/dev/null || true # xfrmd's own, which outlive it
     for ns in $(ip netns list | cut -d' ' -f1); do ip netns del "$ns"; done
+    secrets_scan
     rm -rf "$WORK"/*
 }
