@@ -89,3 +89,20 @@ protected_ping esp west -I 10.1.0.1 10.2.0.1
 protected_ping esp east -I 10.2.0.1 10.1.0.1
 expect_contains "$(xctl west status)" "IKE SA ESTABLISHED AES_GCM_16-256/PRF_HMAC_SHA2_384/CURVE_25519" "west's status shows the IKE SA"
 teardown
+
+log "the complete definitions in xfrmctl.json(5) are valid (key files made as its examples say)"
+man_examples=$WORK/man
+mkdir -p "$man_examples" && mkdir -m 700 "$man_examples/keys"
+for name in west-east east-west branch-a.out branch-a.in; do new_key "$man_examples/keys/$name" 36; done
+head -c 32 /dev/urandom > "$man_examples/keys/east.psk" && chmod 600 "$man_examples/keys/east.psk"
+awk '/^\.Bd -literal/ { block = ""; inside = 1; next }
+     /^\.Ed/ { if (inside && block ~ /^\{/) { n++; print block > (dir "/example" n ".json") } inside = 0; next }
+     inside { block = block $0 "\n" }' dir="$man_examples" "$XFRMCTL_REPO/man/xfrmctl.json.5"
+count=0
+for example in "$man_examples"/example*.json; do
+    rm -rf "$man_examples/tunnels.d" && mkdir "$man_examples/tunnels.d"
+    sed 's#"keys/#"../keys/#' "$example" > "$man_examples/tunnels.d/example.json" # the first one's paths are relative to /etc/xfrmctl
+    expect_rc 0 "xfrmctl.json(5): $(basename "$example") is valid" "$XFRMCTL" -c "$man_examples/tunnels.d" validate
+    count=$((count + 1))
+done
+expect_gt "$count" 2 "xfrmctl.json(5) has complete examples"
