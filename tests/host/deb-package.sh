@@ -163,6 +163,9 @@ if command -v ansible-doc > /dev/null; then
     doc=$(HOME=$(mktemp -d) ansible-doc xfrmctl.ipsec.xfrm_tunnel 2>&1) || fail "ansible-doc xfrmctl.ipsec.xfrm_tunnel: $doc"
     grep -q 'state' <<< "$doc" || fail "ansible-doc rendered no options: $doc"
     echo "PASS: ansible-doc renders the installed collection's xfrm_tunnel"
+    doc=$(HOME=$(mktemp -d) ansible-doc -t role xfrmctl.ipsec.mesh 2>&1) || fail "ansible-doc -t role xfrmctl.ipsec.mesh: $doc"
+    grep -q 'xfrm_mesh_topology' <<< "$doc" || fail "ansible-doc rendered no role variables: $doc"
+    echo "PASS: ansible-doc renders the installed collection's mesh role"
 fi
 
 # Purge: no file of the package is left, nor /etc/xfrmctl or /var/lib/xfrmctl.
