@@ -160,7 +160,8 @@ void Executor::claim(std::size_t t, const Change& c, state::OwnedTunnel& owned)
         return;
     owned_set(owned, c).insert(c.identity());
     if (c.op == Op::add_sa && !store_.history.contains(c.key_fingerprint)) {
-        store_.history.record(c.key_fingerprint, fmt::format("{} spi 0x{:08x}", plan_.tunnels[t].name, c.sa->id.spi));
+        store_.history.record_pending(c.key_fingerprint, fmt::format("{} spi 0x{:08x}", plan_.tunnels[t].name, c.sa->id.spi),
+                                      c.sa->id.key());
         recorded_[t].push_back(c.key_fingerprint);
     }
 }
@@ -250,6 +251,8 @@ void Executor::settle(const Step& s, const netlink::Ack& ack)
     bool already_gone = c.is_remove() && (ack.error == ENOENT || ack.error == ESRCH);
     bool ok = ack.ok() || already_gone || (!ack.answered && took_effect(c));
     report_.tunnels[s.tunnel].done[s.change] = ok;
+    if (c.op == Op::add_sa && ok)
+        store_.history.confirm(c.key_fingerprint);
     if (!ok && c.op == Op::add_sa) // never installed: its key is still unused
         forget_if_recorded(s.tunnel, c.key_fingerprint);
     if (!ok)

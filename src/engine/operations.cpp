@@ -1,5 +1,7 @@
 #include "xfrmctl/engine/operations.hpp"
 
+#include <set>
+
 namespace xfrmctl::engine {
 
 bool idle(const plan::Plan& plan)
@@ -27,6 +29,20 @@ Result<Outcome> carry_out(plan::Plan plan, Writer& w, bool check)
     return outcome;
 }
 
+// Keys that a killed run left pending are judged against the kernel they
+// were sent to before anything is planned (state::KeyHistory::settle), and
+// the verdict is kept at once: an SA found now may be gone by the next run.
+Status settle_pending_keys(Writer& w, const netlink::Tables& tables, bool check)
+{
+    if (!w.store.history.has_pending())
+        return {};
+    std::set<std::string> present;
+    for (const auto& sa : tables.sas)
+        present.insert(sa.id.key());
+    bool changed = w.store.history.settle([&](const std::string& sa) { return present.contains(sa); });
+    return changed && !check ? w.store.save() : Status{};
+}
+
 } // namespace
 
 Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTraits& traits, std::int64_t now, bool check,
@@ -35,6 +51,8 @@ Result<Outcome> apply(const Definitions& defs, Writer& w, const plan::KernelTrai
     auto tables = w.kernel.tables();
     if (!tables)
         return fail(tables.error());
+    if (auto ok = settle_pending_keys(w, *tables, check); !ok)
+        return fail(ok.error());
     auto links = read_links(w.links, defs.tunnels, w.store.ledger);
     if (!links)
         return fail(links.error());
@@ -46,6 +64,8 @@ Result<Outcome> take_down(const std::vector<std::string>& names, Writer& w)
     auto tables = w.kernel.tables();
     if (!tables)
         return fail(tables.error());
+    if (auto ok = settle_pending_keys(w, *tables, false); !ok)
+        return fail(ok.error());
     auto links = read_links(w.links, model::Definitions{}, w.store.ledger);
     if (!links)
         return fail(links.error());

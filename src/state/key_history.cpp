@@ -35,6 +35,19 @@ Result<std::string> new_salt()
     return to_hex(salt);
 }
 
+// Tells one run of the kernel from the next: a pending key is only judged
+// by the SAs of the kernel it was sent to.
+std::string boot_id()
+{
+    auto text = read_optional_file("/proc/sys/kernel/random/boot_id");
+    if (!text || !*text)
+        return "unknown";
+    std::string id = **text;
+    while (!id.empty() && (id.back() == '\n' || id.back() == ' '))
+        id.pop_back();
+    return id;
+}
+
 } // namespace
 
 Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
@@ -44,6 +57,7 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
     if (!text)
         return fail(text.error());
     KeyHistory history;
+    history.boot_ = boot_id();
     if (!*text) {
         auto salt = new_salt();
         if (!salt)
@@ -56,6 +70,10 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
         history.salt_ = doc.at("salt").get<std::string>();
         for (const auto& [fp, what] : doc.at("installed").items())
             history.installed_[fp] = what.get<std::string>();
+        json pending = doc.value("pending", json::object());
+        for (const auto& [fp, p] : pending.items())
+            history.pending_[fp] = {p.at("what").get<std::string>(), p.at("sa").get<std::string>(),
+                                    p.at("boot").get<std::string>()};
     } catch (const json::exception& e) {
         // Without it, reinstalling a used AEAD key could not be refused.
         return fail(path.string() + " is damaged (" + e.what() + "); manual AEAD keys cannot be checked for "
@@ -66,7 +84,10 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
 
 Status KeyHistory::save(const std::filesystem::path& state_dir) const
 {
-    json doc = {{"version", 1}, {"salt", salt_}, {"installed", installed_}};
+    json pending = json::object();
+    for (const auto& [fp, p] : pending_)
+        pending[fp] = {{"what", p.what}, {"sa", p.sa}, {"boot", p.boot}};
+    json doc = {{"version", 1}, {"salt", salt_}, {"installed", installed_}, {"pending", pending}};
     return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");
 }
 
@@ -81,6 +102,34 @@ std::string KeyHistory::fingerprint(std::span<const std::uint8_t> key) const
 void KeyHistory::record(const std::string& fingerprint, const std::string& what)
 {
     installed_.emplace(fingerprint, what + ", " + utc_timestamp());
+}
+
+void KeyHistory::record_pending(const std::string& fingerprint, const std::string& what, const std::string& sa)
+{
+    pending_[fingerprint] = {what + ", " + utc_timestamp(), sa, boot_};
+}
+
+void KeyHistory::confirm(const std::string& fingerprint)
+{
+    auto it = pending_.find(fingerprint);
+    if (it == pending_.end())
+        return;
+    installed_.emplace(fingerprint, it->second.what);
+    pending_.erase(it);
+}
+
+bool KeyHistory::settle(const std::function<bool(const std::string& sa)>& in_kernel)
+{
+    bool changed = false;
+    for (auto it = pending_.begin(); it != pending_.end();) {
+        const Pending& p = it->second;
+        bool used = in_kernel(p.sa) || p.boot != boot_;
+        if (used)
+            installed_.emplace(it->first, p.what);
+        it = pending_.erase(it);
+        changed = true;
+    }
+    return changed;
 }
 
 } // namespace xfrmctl::state

@@ -1,0 +1,97 @@
+#!/bin/bash
+# SIGKILL at random points of an apply of 1,000 tunnels (and of a down
+# --all), then apply again: the kernel ends exactly as defined, nothing
+# owned is left over, nothing foreign is touched, and no SA is ever
+# installed twice (an AEAD key never starts again from a reset counter),
+# as `ip xfrm monitor` saw it all along.
+. "$XFRMCTL_REPO/tests/uml/lib.sh"
+N=1000 KILLS=${FAULT_KILLS:-12}
+for ns in west ref; do ip netns add $ns && ip -n $ns link set lo up; done
+python3 "$XFRMCTL_REPO/bench/gen.py" "$N" "$WORK/k"
+mkdir -p "$WORK/west/state" "$WORK/ref/state"
+x() { local ns=$1; shift; in_ns "$ns" "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/$ns/state" --socket "$WORK/$ns/none.sock" "$@"; }
+ours() { ip -n "$1" xfrm state list | grep -c '^src' || true; }
+log "the reference: the same definitions applied once, undisturbed"
+start=$(date +%s%N)
+expect_rc 0 "apply in a namespace of its own" x ref apply
+full_ms=$((($(date +%s%N) - start) / 1000000))
+log "an undisturbed apply of $N tunnels took $full_ms ms"
+want=$(kernel_entries ref)
+
+log "foreign entries on west, which nothing may touch"
+ip -n west xfrm state add src 203.0.113.1 dst 203.0.113.2 proto esp spi 0x7f000001 reqid 77 mode tunnel \
+    aead 'rfc4106(gcm(aes))' "0x$(openssl rand -hex 36)" 128
+ip -n west xfrm policy add src 172.16.0.0/24 dst 172.17.0.0/24 dir out tmpl src 203.0.113.1 dst 203.0.113.2 proto esp reqid 77 mode tunnel
+foreign=$(kernel_entries west)
+
+ip netns exec west ip xfrm monitor SA > "$WORK/monitor.sa" 2>&1 &
+monitor=$!
+sleep 0.5
+
+# The kernel writes come last, in batches of up to 256 requests per
+# sendto(), and take a few milliseconds in all: strace holds each sendto()
+# 100 ms after the kernel handled it, so that a kill can land between any
+# two batches. Each kill waits for the first write to show, then strikes a
+# random 0 to 1500 ms later (or at the deadline, when it comes first).
+count_now() { xfrm_counts west | awk '{ print $1 + $2 }'; }
+# kill_apply DEADLINE_MS COMMAND...: one xfrmctl COMMAND, SIGKILLed
+kill_apply() {
+    local deadline=$1 before tracer pid="" start extra=$((RANDOM % 1501))
+    shift
+    before=$(count_now)
+    start=$(date +%s%N)
+    spawn west strace -f -qq --seccomp-bpf -o /dev/null -e trace=sendto -e inject=sendto:delay_exit=100000 \
+        "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/west/state" --socket "$WORK/west/none.sock" "$@" > /dev/null 2>&1
+    tracer=$!
+    while [ -z "$pid" ] && kill -0 "$tracer" 2>/dev/null; do pid=$(pgrep -P "$tracer" || true); done
+    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
+        if [ "$(count_now)" -ne "$before" ]; then
+            sleep "$(awk -v ms="$extra" 'BEGIN { printf "%.3f", ms / 1000 }')"
+            kill -KILL "$pid" 2>/dev/null && echo "killed $extra ms into the writes" || echo finished
+            wait_gone "$tracer"
+            return
+        fi
+        [ $((($(date +%s%N) - start) / 1000000)) -lt "$deadline" ] || break
+    done
+    kill -KILL "$pid" 2>/dev/null && echo "killed after $deadline ms, before any write" || echo finished
+    wait_gone "$tracer"
+}
+full=$((2 * N + 1 + 3 * N + 1)) partial=0 # ours and the foreign SA and policy
+attempt() { # COMMAND...: one kill; counts it when it left a part written
+    local before after what
+    before=$(count_now)
+    what=$(kill_apply "$@")
+    after=$(count_now)
+    log "apply $what; west holds $after entries (was $before)"
+    [ "$after" -ne "$before" ] && [ "$after" -ne "$full" ] && partial=$((partial + 1))
+    [ "$after" -ne "$full" ]
+}
+for i in 1 2; do # at a random moment, most likely before any write
+    attempt $((RANDOM % (full_ms / 2 + 1))) apply || break
+done
+for i in $(seq "$KILLS"); do
+    attempt 60000 apply || break
+done
+expect_gt "$partial" 0 "at least one kill landed while the kernel was being written to"
+expect_rc 0 "apply after the kills" x west apply
+expect_eq "$(comm -23 <(kernel_entries west) <(echo "$foreign"))" "$want" "west holds exactly what the definitions ask for"
+expect_eq "$(comm -13 <(kernel_entries west) <(echo "$foreign"))" "" "the foreign entries are all still there, unchanged"
+expect_rc 0 "plan: nothing left to do" x west plan
+expect_rc 0 "status: every tunnel up" x west status
+
+log "SIGKILL during down --all, then down --all again"
+what=$(kill_apply 60000 down --all)
+log "down --all $what; west holds $(ours west) SAs"
+expect_rc 0 "down --all after the kill" x west down --all
+expect_eq "$(kernel_entries west)" "$foreign" "only the foreign entries are left: nothing owned left over"
+
+kill "$monitor"; wait "$monitor" 2>/dev/null || true
+# Each of our SAs went in once, and none came back after going: a key
+# never met a fresh counter twice. (`ip xfrm monitor` prints an SA as
+# "[Deleted |Updated ]src A dst B" and then "proto esp spi S ...".)
+sa_events() { awk '/^(Deleted |Updated |Expired )?src / { kind = ($1 == "src") ? "added" : $1 }
+                   /^[ \t]+proto esp spi 0x[12]0/ { print kind, $4 }' "$WORK/monitor.sa"; }
+expect_eq "$(sa_events | awk '$1 == "added"' | sort | uniq -c | awk '$1 > 1' | head -5)" "" "no SA was installed twice"
+expect_eq "$(sa_events | awk '$1 == "added"' | sort -u | wc -l)" $((2 * N)) "every one of the $((2 * N)) SAs was installed, once"
+expect_eq "$(sa_events | awk '$1 == "Deleted"' | wc -l)" $((2 * N)) "and deleted once, by down --all"
+teardown
