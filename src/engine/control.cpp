@@ -19,7 +19,7 @@ std::string encode(const ControlRequest& r)
     return json{{"command", r.command}, {"json", r.json},       {"check", r.check},
                 {"diff", r.diff},       {"all", r.all},         {"prometheus", r.prometheus},
                 {"names", r.names},     {"definitions", r.definitions}}
-               .dump() +
+               .dump(-1, ' ', false, json::error_handler_t::replace) +
            "\n";
 }
 
@@ -44,14 +44,21 @@ Result<ControlRequest> decode_request(const std::string& line)
 
 std::string encode(const ControlResponse& r)
 {
-    return json{{"exit", r.exit}, {"out", r.out}, {"err", r.err}}.dump() + "\n";
+    // Text that is not UTF-8 (a file name quoted in an error) must not
+    // throw: its bad bytes become U+FFFD.
+    return json{{"exit", r.exit}, {"out", r.out}, {"err", r.err}}.dump(-1, ' ', false, json::error_handler_t::replace) +
+           "\n";
 }
 
 Result<ControlResponse> decode_response(const std::string& line)
 {
     try {
         json j = json::parse(line);
-        return ControlResponse{j.at("exit").get<int>(), j.at("out").get<std::string>(), j.at("err").get<std::string>()};
+        const json& exit = j.at("exit");
+        // get<int>() of a float or a huge number is not checked
+        if (!exit.is_number_integer() || exit.get<std::int64_t>() < 0 || exit.get<std::int64_t>() > 255)
+            return fail("xfrmd's answer is unreadable: its exit status is not 0 to 255");
+        return ControlResponse{exit.get<int>(), j.at("out").get<std::string>(), j.at("err").get<std::string>()};
     } catch (const json::exception& e) {
         return fail(std::string("xfrmd's answer is unreadable: ") + e.what());
     }

@@ -8,12 +8,27 @@
 #include <linux/xfrm.h>
 
 #include <array>
+#include <cstring>
+#include <type_traits>
 
 namespace xfrmctl::netlink {
 
 // Attributes newer than the headers this builds against (linux-libc-dev 6.1).
 inline constexpr std::uint16_t kXfrmaSaDir = XFRMA_MTIMER_THRESH + 1; // u8, Linux 6.10
 inline constexpr std::uint16_t kKnownAttributes = 40;
+
+// A kernel struct copied out of a message or attribute: netlink keeps them
+// 4-byte aligned only, and the structs with 64-bit fields (xfrm_usersa_info,
+// xfrm_userpolicy_info, ...) must not be read in place (found by UBSan in the
+// fuzz target). The caller has checked the size.
+template <typename T>
+T copy_of(const void* payload)
+{
+    static_assert(std::is_trivially_copyable_v<T>);
+    T value;
+    std::memcpy(&value, payload, sizeof value);
+    return value;
+}
 
 class AttributeTable {
 public:

@@ -41,14 +41,14 @@ std::string Event::describe() const
 namespace {
 
 template <typename Header>
-Result<std::pair<const Header*, AttributeTable>> open_message(const nlmsghdr* nlh)
+Result<std::pair<Header, AttributeTable>> open_message(const nlmsghdr* nlh)
 {
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(Header))
         return fail("truncated XFRM event");
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof(Header)); !ok)
         return fail(ok.error());
-    return std::pair{static_cast<const Header*>(mnl_nlmsg_get_payload(nlh)), std::move(tb)};
+    return std::pair{copy_of<Header>(mnl_nlmsg_get_payload(nlh)), std::move(tb)};
 }
 
 Result<Event> with_sa(EventKind kind, const xfrm_usersa_info& info, const AttributeTable& tb, bool hard = false)
@@ -86,7 +86,7 @@ Result<Event> deleted(EventKind kind, std::uint16_t attr, const nlmsghdr* nlh)
     const nlattr* whole = m->second.get(attr, sizeof(Info));
     if (!whole)
         return fail("XFRM deletion event without the deleted entry");
-    const auto& info = *static_cast<const Info*>(mnl_attr_get_payload(whole));
+    const auto info = copy_of<Info>(mnl_attr_get_payload(whole));
     if constexpr (std::is_same_v<Info, xfrm_usersa_info>)
         return with_sa(kind, info, m->second);
     else
@@ -98,9 +98,9 @@ Result<Event> acquire(const nlmsghdr* nlh)
     auto m = open_message<xfrm_user_acquire>(nlh);
     if (!m)
         return fail(m.error());
-    auto e = with_policy(EventKind::acquire, m->first->policy, m->second);
+    auto e = with_policy(EventKind::acquire, m->first.policy, m->second);
     if (e)
-        e->flow = from_kernel(m->first->sel);
+        e->flow = from_kernel(m->first.sel);
     return e;
 }
 
@@ -109,7 +109,7 @@ Result<Event> flushed(const nlmsghdr* nlh)
     Event e;
     e.kind = nlh->nlmsg_type == XFRM_MSG_FLUSHSA ? EventKind::sas_flushed : EventKind::policies_flushed;
     if (e.kind == EventKind::sas_flushed && mnl_nlmsg_get_payload_len(nlh) >= sizeof(xfrm_usersa_flush))
-        e.flushed_proto = static_cast<const xfrm_usersa_flush*>(mnl_nlmsg_get_payload(nlh))->proto;
+        e.flushed_proto = copy_of<xfrm_usersa_flush>(mnl_nlmsg_get_payload(nlh)).proto;
     return e;
 }
 
@@ -120,9 +120,9 @@ Result<Event> expired(const nlmsghdr* nlh)
     if (!m)
         return fail(m.error());
     if constexpr (std::is_same_v<Header, xfrm_user_expire>)
-        return with_sa(EventKind::sa_expired, m->first->state, m->second, m->first->hard);
+        return with_sa(EventKind::sa_expired, m->first.state, m->second, m->first.hard);
     else
-        return with_policy(EventKind::policy_expired, m->first->pol, m->second, m->first->hard);
+        return with_policy(EventKind::policy_expired, m->first.pol, m->second, m->first.hard);
 }
 
 template <typename Info, typename Make>
@@ -131,7 +131,7 @@ Result<Event> whole(const nlmsghdr* nlh, Make make)
     auto m = open_message<Info>(nlh);
     if (!m)
         return fail(m.error());
-    return make(*m->first, m->second);
+    return make(m->first, m->second);
 }
 
 Result<Event> parse_known(const nlmsghdr* nlh)

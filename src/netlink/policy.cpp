@@ -141,13 +141,13 @@ Request build_policy_by_id(std::uint16_t type, std::uint16_t flags, const Policy
 void parse_identity_attributes(const AttributeTable& tb, PolicyId& id)
 {
     if (const nlattr* a = tb.get(XFRMA_MARK, sizeof(xfrm_mark))) {
-        const auto* m = static_cast<const xfrm_mark*>(mnl_attr_get_payload(a));
-        id.mark = Mark{m->v, m->m};
+        const auto m = copy_of<xfrm_mark>(mnl_attr_get_payload(a));
+        id.mark = Mark{m.v, m.m};
     }
     if (const nlattr* a = tb.get(XFRMA_IF_ID, sizeof(std::uint32_t)))
         id.if_id = mnl_attr_get_u32(a);
     if (const nlattr* a = tb.get(XFRMA_POLICY_TYPE, sizeof(xfrm_userpolicy_type)))
-        id.type = static_cast<const xfrm_userpolicy_type*>(mnl_attr_get_payload(a))->type;
+        id.type = copy_of<xfrm_userpolicy_type>(mnl_attr_get_payload(a)).type;
 }
 
 } // namespace
@@ -168,7 +168,7 @@ Result<PolicyEntry> parse_policy(const nlmsghdr* nlh)
         return fail("not a policy message");
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(xfrm_userpolicy_info))
         return fail("truncated policy message");
-    const auto& info = *static_cast<const xfrm_userpolicy_info*>(mnl_nlmsg_get_payload(nlh));
+    const auto info = copy_of<xfrm_userpolicy_info>(mnl_nlmsg_get_payload(nlh));
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof info); !ok)
         return fail(ok.error());
@@ -188,10 +188,10 @@ Result<PolicyEntry> parse_policy_info(const xfrm_userpolicy_info& info, const At
     p.index = info.index;
     parse_identity_attributes(tb, p.id);
     if (const nlattr* a = tb.get(XFRMA_TMPL)) {
-        const auto* k = static_cast<const xfrm_user_tmpl*>(mnl_attr_get_payload(a));
+        const auto* bytes = static_cast<const char*>(mnl_attr_get_payload(a));
         std::size_t count = mnl_attr_get_payload_len(a) / sizeof(xfrm_user_tmpl);
         for (std::size_t i = 0; i < count; ++i)
-            p.templates.push_back(from_kernel(k[i]));
+            p.templates.push_back(from_kernel(copy_of<xfrm_user_tmpl>(bytes + i * sizeof(xfrm_user_tmpl))));
     }
     return p;
 }
@@ -200,7 +200,7 @@ Result<PolicyId> parse_policy_id(const nlmsghdr* nlh)
 {
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(xfrm_userpolicy_id))
         return fail("truncated policy id message");
-    const auto& k = *static_cast<const xfrm_userpolicy_id*>(mnl_nlmsg_get_payload(nlh));
+    const auto k = copy_of<xfrm_userpolicy_id>(mnl_nlmsg_get_payload(nlh));
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof k); !ok)
         return fail(ok.error());

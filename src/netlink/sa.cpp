@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <openssl/sha.h>
 
+#include <cstddef>
 #include <cstring>
 #include <fmt/format.h>
 
@@ -204,18 +205,19 @@ Result<SaAlgorithm> parse_algorithm(const nlattr* attr)
     auto size = mnl_attr_get_payload_len(attr);
     if (size < sizeof(KernelAlgo))
         return fail("truncated algorithm attribute");
-    const auto* k = static_cast<const KernelAlgo*>(mnl_attr_get_payload(attr));
-    std::size_t key_bytes = (k->alg_key_len + 7) / 8;
+    const auto* payload = static_cast<const char*>(mnl_attr_get_payload(attr));
+    const auto k = copy_of<KernelAlgo>(payload);
+    std::size_t key_bytes = (k.alg_key_len + 7) / 8;
     if (size < sizeof(KernelAlgo) + key_bytes)
         return fail("algorithm key longer than its attribute");
     SaAlgorithm a;
-    a.name.assign(k->alg_name, strnlen(k->alg_name, sizeof k->alg_name));
-    a.key_bits = k->alg_key_len;
+    a.name.assign(k.alg_name, strnlen(k.alg_name, sizeof k.alg_name));
+    a.key_bits = k.alg_key_len;
     if constexpr (std::is_same_v<KernelAlgo, xfrm_algo_aead>)
-        a.icv_bits = k->alg_icv_len;
+        a.icv_bits = k.alg_icv_len;
     if constexpr (std::is_same_v<KernelAlgo, xfrm_algo_auth>)
-        a.icv_bits = k->alg_trunc_len;
-    a.fingerprint = fingerprint_of({reinterpret_cast<const std::uint8_t*>(k->alg_key), key_bytes});
+        a.icv_bits = k.alg_trunc_len;
+    a.fingerprint = fingerprint_of({reinterpret_cast<const std::uint8_t*>(payload + offsetof(KernelAlgo, alg_key)), key_bytes});
     return a;
 }
 
@@ -223,8 +225,8 @@ Mark parse_mark(const nlattr* attr)
 {
     if (!attr || mnl_attr_get_payload_len(attr) < sizeof(xfrm_mark))
         return {};
-    const auto* m = static_cast<const xfrm_mark*>(mnl_attr_get_payload(attr));
-    return Mark{m->v, m->m};
+    const auto m = copy_of<xfrm_mark>(mnl_attr_get_payload(attr));
+    return Mark{m.v, m.m};
 }
 
 void parse_counters(const xfrm_usersa_info& info, const AttributeTable& tb, SaCounters& c)
@@ -239,13 +241,13 @@ void parse_counters(const xfrm_usersa_info& info, const AttributeTable& tb, SaCo
     if (const nlattr* a = tb.get(XFRMA_LASTUSED, sizeof(std::uint64_t)))
         c.last_used = mnl_attr_get_u64(a);
     if (const nlattr* a = tb.get(XFRMA_REPLAY_ESN_VAL, sizeof(xfrm_replay_state_esn))) {
-        const auto* rs = static_cast<const xfrm_replay_state_esn*>(mnl_attr_get_payload(a));
-        c.seq = rs->seq;
-        c.oseq = rs->oseq;
+        const auto rs = copy_of<xfrm_replay_state_esn>(mnl_attr_get_payload(a));
+        c.seq = rs.seq;
+        c.oseq = rs.oseq;
     } else if (const nlattr* r = tb.get(XFRMA_REPLAY_VAL, sizeof(xfrm_replay_state))) {
-        const auto* rs = static_cast<const xfrm_replay_state*>(mnl_attr_get_payload(r));
-        c.seq = rs->seq;
-        c.oseq = rs->oseq;
+        const auto rs = copy_of<xfrm_replay_state>(mnl_attr_get_payload(r));
+        c.seq = rs.seq;
+        c.oseq = rs.oseq;
     }
 }
 
@@ -283,8 +285,8 @@ Status parse_algorithms(const AttributeTable& tb, SaEntry& sa)
 void parse_options(const AttributeTable& tb, SaEntry& sa)
 {
     if (const nlattr* a = tb.get(XFRMA_ENCAP, sizeof(xfrm_encap_tmpl))) {
-        const auto* e = static_cast<const xfrm_encap_tmpl*>(mnl_attr_get_payload(a));
-        sa.encap = Encapsulation{e->encap_type, ntohs(e->encap_sport), ntohs(e->encap_dport)};
+        const auto e = copy_of<xfrm_encap_tmpl>(mnl_attr_get_payload(a));
+        sa.encap = Encapsulation{e.encap_type, ntohs(e.encap_sport), ntohs(e.encap_dport)};
     }
     if (const nlattr* a = tb.get(XFRMA_IF_ID, sizeof(std::uint32_t)))
         sa.if_id = mnl_attr_get_u32(a);
@@ -305,7 +307,7 @@ Result<SaEntry> parse_sa(const nlmsghdr* nlh)
         return fail("not an SA message");
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(xfrm_usersa_info))
         return fail("truncated SA message");
-    const auto& info = *static_cast<const xfrm_usersa_info*>(mnl_nlmsg_get_payload(nlh));
+    const auto info = copy_of<xfrm_usersa_info>(mnl_nlmsg_get_payload(nlh));
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof info); !ok)
         return fail(ok.error());
@@ -325,7 +327,7 @@ Result<SaEntry> parse_sa_info(const xfrm_usersa_info& info, const AttributeTable
     sa.limits = from_kernel(info.lft);
     sa.replay_window = info.replay_window;
     if (const nlattr* a = tb.get(XFRMA_REPLAY_ESN_VAL, sizeof(xfrm_replay_state_esn)))
-        sa.replay_window = static_cast<const xfrm_replay_state_esn*>(mnl_attr_get_payload(a))->replay_window;
+        sa.replay_window = copy_of<xfrm_replay_state_esn>(mnl_attr_get_payload(a)).replay_window;
     if (auto ok = parse_algorithms(tb, sa); !ok)
         return fail("SA " + sa.id.key() + ": " + ok.error().message);
     parse_options(tb, sa);
@@ -337,7 +339,7 @@ Result<SaId> parse_sa_id(const nlmsghdr* nlh)
 {
     if (mnl_nlmsg_get_payload_len(nlh) < sizeof(xfrm_usersa_id))
         return fail("truncated SA id message");
-    const auto& k = *static_cast<const xfrm_usersa_id*>(mnl_nlmsg_get_payload(nlh));
+    const auto k = copy_of<xfrm_usersa_id>(mnl_nlmsg_get_payload(nlh));
     AttributeTable tb;
     if (auto ok = tb.parse(nlh, sizeof k); !ok)
         return fail(ok.error());

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <climits>
 #include <cstring>
 
 namespace xfrmctl::netlink {
@@ -19,6 +20,16 @@ constexpr std::size_t kMaxRequestsPerSend = 256;
 constexpr std::size_t kMaxBytesPerSend = 256 * 1024;
 constexpr int kSocketBufferSize = 8 * 1024 * 1024;
 constexpr int kMaxDumpAttempts = 10;
+
+// Whether a whole message lies in the `left` bytes from nlh. Instead of
+// mnl_nlmsg_ok(), which compares nlmsg_len as a signed int: a length of
+// 2^31 or more passes it, and mnl_nlmsg_next() then walks off the buffer
+// (found by fuzzing: tests/fuzz/regressions/netlink).
+bool message_fits(const nlmsghdr* nlh, int left)
+{
+    return left >= static_cast<int>(sizeof(nlmsghdr)) && nlh->nlmsg_len >= sizeof(nlmsghdr) &&
+           nlh->nlmsg_len <= static_cast<unsigned>(left);
+}
 
 void set_buffer(int fd, int force_option, int option)
 {
@@ -78,7 +89,9 @@ Ack parse_ack(const nlmsghdr* nlh)
         return ack;
     }
     const auto* err = static_cast<const nlmsgerr*>(mnl_nlmsg_get_payload(nlh));
-    ack.error = -err->error;
+    // The kernel sends a negative errno, or 0; anything else is not an
+    // answer it gives (and -INT_MIN is not an int).
+    ack.error = err->error <= 0 && err->error > INT_MIN ? -err->error : EBADMSG;
     if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
         return ack;
     std::size_t tlv_offset = sizeof(nlmsgerr);
@@ -182,7 +195,7 @@ Status XfrmSocket::collect_acks(std::uint32_t first_seq, std::span<Ack> acks)
         if (n < 0)
             return fail(Error::from_errno("no answer from the kernel", errno));
         int left = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); message_fits(nlh, left);
              nlh = mnl_nlmsg_next(nlh, &left)) {
             std::uint32_t i = nlh->nlmsg_seq - first_seq;
             if (nlh->nlmsg_type != NLMSG_ERROR || i >= acks.size() || acks[i].answered)
@@ -211,7 +224,7 @@ Status XfrmSocket::dump(const Request& request, const std::function<void()>& res
 DumpReader::State DumpReader::feed(std::span<const std::uint8_t> buffer)
 {
     int left = static_cast<int>(buffer.size());
-    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+    for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); message_fits(nlh, left);
          nlh = mnl_nlmsg_next(nlh, &left)) {
         if (nlh->nlmsg_seq != seq_)
             continue;
@@ -270,7 +283,7 @@ Status XfrmSocket::receive(const std::function<void(const nlmsghdr*)>& on_messag
         if (n < 0)
             return fail(Error::from_errno("reading kernel events", errno));
         int left = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); message_fits(nlh, left);
              nlh = mnl_nlmsg_next(nlh, &left))
             on_message(nlh);
     }
@@ -289,7 +302,7 @@ Result<std::optional<Reply>> XfrmSocket::query(const Request& request)
         if (n < 0)
             return fail(Error::from_errno("no answer from the kernel", errno));
         int left = static_cast<int>(n);
-        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); mnl_nlmsg_ok(nlh, left);
+        for (auto* nlh = reinterpret_cast<const nlmsghdr*>(buffer.data()); message_fits(nlh, left);
              nlh = mnl_nlmsg_next(nlh, &left)) {
             if (nlh->nlmsg_seq != seq)
                 continue;

@@ -1,5 +1,7 @@
 #include "xfrmctl/netlink/spd.hpp"
 
+#include "attributes.hpp"
+
 #include <sys/socket.h>
 
 namespace xfrmctl::netlink {
@@ -47,17 +49,17 @@ Result<SpdInfo> parse_spd_info(const nlmsghdr* nlh)
     SpdInfo info;
     auto thresholds = [&](int attr, HashThresholds& out) {
         if (tb[attr] && mnl_attr_get_payload_len(tb[attr]) >= sizeof(xfrmu_spdhthresh)) {
-            const auto* t = static_cast<const xfrmu_spdhthresh*>(mnl_attr_get_payload(tb[attr]));
-            out = HashThresholds{t->lbits, t->rbits};
+            const auto t = copy_of<xfrmu_spdhthresh>(mnl_attr_get_payload(tb[attr]));
+            out = HashThresholds{t.lbits, t.rbits};
         }
     };
     thresholds(XFRMA_SPD_IPV4_HTHRESH, info.ipv4);
     thresholds(XFRMA_SPD_IPV6_HTHRESH, info.ipv6);
     if (tb[XFRMA_SPD_INFO] && mnl_attr_get_payload_len(tb[XFRMA_SPD_INFO]) >= sizeof(xfrmu_spdinfo)) {
-        const auto* c = static_cast<const xfrmu_spdinfo*>(mnl_attr_get_payload(tb[XFRMA_SPD_INFO]));
-        info.policies_in = c->incnt;
-        info.policies_out = c->outcnt;
-        info.policies_fwd = c->fwdcnt;
+        const auto counts = copy_of<xfrmu_spdinfo>(mnl_attr_get_payload(tb[XFRMA_SPD_INFO]));
+        info.policies_in = counts.incnt;
+        info.policies_out = counts.outcnt;
+        info.policies_fwd = counts.fwdcnt;
     }
     return info;
 }
