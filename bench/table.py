@@ -79,5 +79,14 @@ def main():
               f"{r.get(f'{n}.left', '?')}.")
 
 
+def analysis():
+    """The hand-written profile notes (bench/analysis.md), when there are any."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")
+    if os.path.exists(path):
+        with open(path) as f:
+            print("\n" + f.read().rstrip())
+
+
 if __name__ == "__main__":
     main()
+    analysis()
