@@ -8,6 +8,7 @@
 N=1000 KILLS=${FAULT_KILLS:-12}
 for ns in west ref; do ip netns add $ns && ip -n $ns link set lo up; done
 python3 "$XFRMCTL_REPO/bench/gen.py" "$N" "$WORK/k"
+rm "$WORK/k/install.batch" "$WORK/k/delete.batch" # the benchmark's ip -batch lines (with keys): not used here
 mkdir -p "$WORK/west/state" "$WORK/ref/state"
 x() { local ns=$1; shift; in_ns "$ns" "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/$ns/state" --socket "$WORK/$ns/none.sock" "$@"; }
 ours() { ip -n "$1" xfrm state list | grep -c '^src' || true; }
@@ -24,7 +25,9 @@ ip -n west xfrm state add src 203.0.113.1 dst 203.0.113.2 proto esp spi 0x7f0000
 ip -n west xfrm policy add src 172.16.0.0/24 dst 172.17.0.0/24 dir out tmpl src 203.0.113.1 dst 203.0.113.2 proto esp reqid 77 mode tunnel
 foreign=$(kernel_entries west)
 
-ip netns exec west ip xfrm monitor SA > "$WORK/monitor.sa" 2>&1 &
+# A burst of thousands of events must not overflow the monitor's socket.
+sysctl -qw net.core.rmem_max=134217728
+ip netns exec west ip -rcvbuf 134217728 xfrm monitor SA > "$WORK/monitor.sa" 2>&1 &
 monitor=$!
 sleep 0.5
 
@@ -91,6 +94,7 @@ kill "$monitor"; wait "$monitor" 2>/dev/null || true
 # "[Deleted |Updated ]src A dst B" and then "proto esp spi S ...".)
 sa_events() { awk '/^(Deleted |Updated |Expired )?src / { kind = ($1 == "src") ? "added" : $1 }
                    /^[ \t]+proto esp spi 0x[12]0/ { print kind, $4 }' "$WORK/monitor.sa"; }
+expect_eq "$(grep -c 'No buffer space' "$WORK/monitor.sa" || true)" 0 "the monitor lost no event"
 expect_eq "$(sa_events | awk '$1 == "added"' | sort | uniq -c | awk '$1 > 1' | head -5)" "" "no SA was installed twice"
 expect_eq "$(sa_events | awk '$1 == "added"' | sort -u | wc -l)" $((2 * N)) "every one of the $((2 * N)) SAs was installed, once"
 expect_eq "$(sa_events | awk '$1 == "Deleted"' | wc -l)" $((2 * N)) "and deleted once, by down --all"
