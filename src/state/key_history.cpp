@@ -99,11 +99,6 @@ std::string KeyHistory::fingerprint(std::span<const std::uint8_t> key) const
     return to_hex({mac, size});
 }
 
-void KeyHistory::record(const std::string& fingerprint, const std::string& what)
-{
-    installed_.emplace(fingerprint, what + ", " + utc_timestamp());
-}
-
 void KeyHistory::record_pending(const std::string& fingerprint, const std::string& what, const std::string& sa)
 {
     pending_[fingerprint] = {what + ", " + utc_timestamp(), sa, boot_};

@@ -83,7 +83,8 @@ TEST_CASE("nothing pending: settling changes nothing")
 {
     ScratchDir dir;
     auto history = loaded(dir);
-    history.record("fp1", "site spi 0x100");
+    history.record_pending("fp1", "site spi 0x100", "sa1");
+    history.confirm("fp1");
     CHECK_FALSE(history.settle(kernel_with("sa1")));
     CHECK(history.contains("fp1"));
 }

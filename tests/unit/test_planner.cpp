@@ -227,7 +227,8 @@ TEST_CASE("a used AEAD key is left out with an error, and the tunnel's policies 
     World w;
     w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan first = w.plan();
-    w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
+    w.history.record_pending(first.tunnels[0].changes[0].key_fingerprint, "a", "sa");
+    w.history.confirm(first.tunnels[0].changes[0].key_fingerprint);
     Plan p = w.plan();
     const auto& tp = p.tunnels[0];
     CHECK_FALSE(tp.blocked());
@@ -245,7 +246,8 @@ TEST_CASE("a used non-AEAD key is installed with a warning")
     World w;
     w.desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
     Plan first = w.plan();
-    w.history.record(first.tunnels[0].changes[0].key_fingerprint, "a");
+    w.history.record_pending(first.tunnels[0].changes[0].key_fingerprint, "a", "sa");
+    w.history.confirm(first.tunnels[0].changes[0].key_fingerprint);
     Plan p = w.plan();
     CHECK(p.tunnels[0].errors.empty());
     CHECK(p.tunnels[0].warnings.size() == 1);

@@ -24,7 +24,6 @@ public:
     // nothing about the key, and cannot be matched across hosts.
     std::string fingerprint(std::span<const std::uint8_t> key) const;
     bool contains(const std::string& fingerprint) const { return installed_.contains(fingerprint); }
-    void record(const std::string& fingerprint, const std::string& what);
     void forget(const std::string& fingerprint)
     {
         installed_.erase(fingerprint);
