@@ -11,7 +11,7 @@ python3 "$XFRMCTL_REPO/bench/gen.py" "$N" "$WORK/k"
 rm "$WORK/k/install.batch" "$WORK/k/delete.batch" # the benchmark's ip -batch lines (with keys): not used here
 mkdir -p "$WORK/west/state" "$WORK/ref/state"
 x() { local ns=$1; shift; in_ns "$ns" "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/$ns/state" --socket "$WORK/$ns/none.sock" "$@"; }
-ours() { ip -n "$1" xfrm state list | grep -c '^src' || true; }
+sas_now() { xfrm_counts west | cut -d' ' -f1; }
 log "the reference: the same definitions applied once, undisturbed"
 start=$(date +%s%N)
 expect_rc 0 "apply in a namespace of its own" x ref apply
@@ -84,7 +84,7 @@ expect_rc 0 "status: every tunnel up" x west status
 
 log "SIGKILL during down --all, then down --all again"
 what=$(kill_apply 60000 down --all)
-log "down --all $what; west holds $(ours west) SAs"
+log "down --all $what; west holds $(sas_now) SAs"
 expect_rc 0 "down --all after the kill" x west down --all
 expect_eq "$(kernel_entries west)" "$foreign" "only the foreign entries are left: nothing owned left over"
 
