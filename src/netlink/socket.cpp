@@ -95,8 +95,13 @@ Ack parse_ack(const nlmsghdr* nlh)
     if (!(nlh->nlmsg_flags & NLM_F_ACK_TLVS))
         return ack;
     std::size_t tlv_offset = sizeof(nlmsgerr);
-    if (!(nlh->nlmsg_flags & NLM_F_CAPPED))
-        tlv_offset += err->msg.nlmsg_len - sizeof(nlmsghdr);
+    if (!(nlh->nlmsg_flags & NLM_F_CAPPED)) {
+        // The echoed request's payload, padded as nlmsg_append() pads it
+        // (net/netlink/af_netlink.c, netlink_ack), so the TLVs start aligned.
+        if (err->msg.nlmsg_len < sizeof(nlmsghdr))
+            return ack;
+        tlv_offset += NLMSG_ALIGN(std::size_t{err->msg.nlmsg_len} - sizeof(nlmsghdr));
+    }
     std::size_t payload = mnl_nlmsg_get_payload_len(nlh);
     if (tlv_offset >= payload)
         return ack;

@@ -95,3 +95,55 @@ TEST_CASE("an entry that cannot be parsed fails the dump, which is still read to
     CHECK(visited == 1);
     CHECK(reader.result().error().message == "bad entry");
 }
+
+namespace {
+
+// An error ACK as netlink_ack() builds it: the request's header (and, when
+// not capped, its payload padded to 4 bytes), then the extended-ACK TLVs.
+std::vector<std::uint8_t> error_ack(int error, std::uint32_t echoed_payload, bool capped, const char* text)
+{
+    std::size_t echo = capped ? 0 : NLMSG_ALIGN(echoed_payload);
+    std::size_t text_len = std::strlen(text) + 1;
+    std::size_t tlv = NLA_ALIGN(NLA_HDRLEN + text_len);
+    std::vector<std::uint8_t> bytes(NLMSG_HDRLEN + sizeof(nlmsgerr) + echo + tlv);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(bytes.data());
+    nlh->nlmsg_len = static_cast<std::uint32_t>(bytes.size());
+    nlh->nlmsg_type = NLMSG_ERROR;
+    nlh->nlmsg_flags = NLM_F_ACK_TLVS | (capped ? NLM_F_CAPPED : 0);
+    auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(nlh));
+    err->error = -error;
+    err->msg.nlmsg_len = static_cast<std::uint32_t>(NLMSG_HDRLEN + echoed_payload);
+    auto* attr = reinterpret_cast<nlattr*>(bytes.data() + NLMSG_HDRLEN + sizeof(nlmsgerr) + echo);
+    attr->nla_len = static_cast<std::uint16_t>(NLA_HDRLEN + text_len);
+    attr->nla_type = NLMSGERR_ATTR_MSG;
+    std::memcpy(reinterpret_cast<char*>(attr) + NLA_HDRLEN, text, text_len);
+    return bytes;
+}
+
+} // namespace
+
+TEST_CASE("an error ACK gives the kernel's errno and extended-ACK text")
+{
+    SUBCASE("capped")
+    {
+        auto bytes = error_ack(EINVAL, 0, true, "Invalid key length");
+        Ack ack = parse_ack(reinterpret_cast<const nlmsghdr*>(bytes.data()));
+        CHECK(ack.error == EINVAL);
+        CHECK(ack.message == "Invalid key length");
+    }
+    SUBCASE("with the request echoed, its odd length padded")
+    {
+        auto bytes = error_ack(EEXIST, 13, false, "Entry exists");
+        Ack ack = parse_ack(reinterpret_cast<const nlmsghdr*>(bytes.data()));
+        CHECK(ack.error == EEXIST);
+        CHECK(ack.message == "Entry exists");
+    }
+    SUBCASE("an echoed length shorter than a header is not believed")
+    {
+        auto bytes = error_ack(EINVAL, 0, false, "x");
+        reinterpret_cast<nlmsgerr*>(bytes.data() + NLMSG_HDRLEN)->msg.nlmsg_len = 3;
+        Ack ack = parse_ack(reinterpret_cast<const nlmsghdr*>(bytes.data()));
+        CHECK(ack.error == EINVAL);
+        CHECK(ack.message.empty());
+    }
+}
