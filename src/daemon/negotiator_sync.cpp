@@ -153,7 +153,10 @@ void Negotiator::sync(std::int64_t now)
 
 void Negotiator::refresh(std::int64_t now)
 {
-    auto list = commands_->call_streaming("list-sas", ikev2::ordered_json{{"noblock", "yes"}}, "list-sa");
+    // Without "noblock": charon would skip an IKE SA one of its threads has
+    // checked out (enumerator_filter_skip in sa/ike_sa_manager.c), which an
+    // IKE rekey does, and the tunnel would look down for that moment.
+    auto list = commands_->call_streaming("list-sas", ikev2::ordered_json::object(), "list-sa");
     if (!list)
         return disconnect(list.error().message);
     auto seen = ikev2::read_sa_list(*list, now);
