@@ -98,6 +98,35 @@ void Daemon::on_signals()
     }
 }
 
+// A netlink socket closed under xfrmd (or broken) is no reason to stop
+// keeping the kernel in line: both are opened afresh, and everything is
+// re-read, since events may have been missed meanwhile.
+void Daemon::reopen_kernel_sockets(const std::string& why)
+{
+    kernel_.drop();
+    events_.drop();
+    auto kernel = netlink::Kernel::open();
+    auto events = event_socket(options_.event_buffer);
+    if (!kernel || !events) {
+        if (!reopen_failing_)
+            journal_.error("cannot reopen the kernel's netlink sockets (" + why +
+                           "), trying again every second: " + (kernel ? events.error() : kernel.error()).message);
+        reopen_failing_ = true;
+        return;
+    }
+    kernel_ = std::move(*kernel);
+    events_ = std::move(*events);
+    reopen_failing_ = false;
+    journal_.event("netlink-reopened", {{"why", why}});
+    reconcile_soon("netlink sockets reopened");
+}
+
+void Daemon::check_kernel_sockets()
+{
+    if (!kernel_.intact() || !events_.intact())
+        reopen_kernel_sockets(!kernel_.intact() ? "the request socket is gone" : "the event socket is gone");
+}
+
 int Daemon::run()
 {
     notify("READY=1\nSTATUS=keeping the kernel in line with " + options_.definitions.string());

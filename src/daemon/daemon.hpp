@@ -42,6 +42,8 @@ public:
 
 private:
     void on_signals();
+    void reopen_kernel_sockets(const std::string& why);
+    void check_kernel_sockets();
     Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links, netlink::XfrmSocket events);
 
     // daemon_kernel.cpp
@@ -98,6 +100,7 @@ private:
     std::int64_t last_resync_ = 0;
     std::optional<std::string> due_; // why a reconcile is due, if one is
     bool stopping_ = false;
+    bool reopen_failing_ = false; // said once, tried every second
 };
 
 } // namespace xfrmctl::daemon

@@ -117,9 +117,9 @@ void Daemon::on_kernel_events()
             reconcile_soon("kernel events were lost");
             continue;
         }
-        if (!ok) { // any doubt: re-read it all
-            journal_.error("reading kernel events: " + ok.error().message);
-            reconcile_soon("kernel events could not be read");
+        if (!ok) { // any doubt: a fresh socket, and re-read it all
+            journal_.error(ok.error().message);
+            reopen_kernel_sockets("reading kernel events failed");
         }
         if (!ok || !any)
             return;

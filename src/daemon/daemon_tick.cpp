@@ -41,6 +41,7 @@ std::vector<engine::TunnelStatus> Daemon::current_status(std::int64_t now)
 void Daemon::tick()
 {
     std::int64_t now = std::time(nullptr);
+    check_kernel_sockets();
     if (!defs_)
         return;
     ike_.tick(now);

@@ -2,6 +2,7 @@
 
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -124,7 +125,30 @@ XfrmSocket::XfrmSocket(std::unique_ptr<mnl_socket, Closer> socket, std::uint32_t
 
 XfrmSocket::~XfrmSocket() = default;
 
-int XfrmSocket::fd() const { return mnl_socket_get_fd(socket_.get()); }
+int XfrmSocket::fd() const { return socket_ ? mnl_socket_get_fd(socket_.get()) : -1; }
+
+// Our socket still, by its port: a descriptor closed under us reads EBADF,
+// and its number, reused, names some other file or socket.
+bool XfrmSocket::intact() const
+{
+    sockaddr_nl address{};
+    socklen_t length = sizeof address;
+    int protocol = 0;
+    socklen_t protocol_length = sizeof protocol;
+    return socket_ && getsockname(fd(), reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
+           address.nl_family == AF_NETLINK && address.nl_pid == portid_ &&
+           getsockopt(fd(), SOL_SOCKET, SO_PROTOCOL, &protocol, &protocol_length) == 0 && protocol == NETLINK_XFRM;
+}
+
+void XfrmSocket::drop()
+{
+    bool number_reused = socket_ && !intact() && fcntl(fd(), F_GETFD) >= 0;
+    // Closing a reused number would close somebody else's file: the few
+    // bytes of libmnl's handle are left behind instead.
+    if (number_reused)
+        (void)socket_.release();
+    socket_.reset();
+}
 
 Result<XfrmSocket> XfrmSocket::open(unsigned groups)
 {
@@ -161,6 +185,8 @@ Result<std::vector<Ack>> XfrmSocket::transact(std::span<const Request> requests)
 
 Status XfrmSocket::send_chunk(std::span<const Request> requests, std::uint32_t first_seq)
 {
+    if (!socket_)
+        return fail(Error::from_errno("the XFRM netlink socket is closed", EBADF));
     std::size_t total = 0;
     for (const auto& r : requests)
         total += r.bytes().size();

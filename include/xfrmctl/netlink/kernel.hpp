@@ -31,6 +31,8 @@ public:
     // The netlink port of this handle: the kernel stamps it on the events
     // that our own requests cause (nlmsg_pid), so they can be told apart.
     std::uint32_t portid() const { return socket_.portid(); }
+    bool intact() const { return socket_.intact(); }
+    void drop() { socket_.drop(); }
 
 private:
     explicit Kernel(XfrmSocket socket) : socket_(std::move(socket)) {}

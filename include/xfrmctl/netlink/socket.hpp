@@ -67,8 +67,13 @@ public:
     // One GET: the reply, or nullopt when the kernel has no such entry.
     Result<std::optional<Reply>> query(const Request& request);
 
-    int fd() const;
+    int fd() const; // -1 once dropped
     std::uint32_t portid() const { return portid_; }
+    // Whether the descriptor is still this socket (not closed under us).
+    bool intact() const;
+    // Lets go of the socket (closing it unless its number is now another
+    // file's); every request then fails with EBADF.
+    void drop();
 
 private:
     struct Closer {
