@@ -2,6 +2,7 @@
 
 #include "cross_checks.hpp"
 #include "xfrmctl/model/diagnostic.hpp"
+#include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
 #include <fcntl.h>
@@ -10,6 +11,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 
 namespace xfrmctl::model {
@@ -60,27 +63,32 @@ Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
     return {};
 }
 
-Result<Secret> read_contents(const Tunnel& t, const SecretFile& f)
+// The file's contents as they were at one moment: `as_read` is the version
+// read (a key file replaced or rewritten while it is read is an error, not
+// a key made of two).
+Result<Secret> read_contents(const Tunnel& t, const SecretFile& f, struct stat* as_read = nullptr)
 {
     UniqueFd fd(::open(f.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         return fail(file_error(t, f, std::strerror(errno)));
-    struct stat st{};
+    struct stat st{}, after{};
     if (fstat(fd.get(), &st) != 0)
         return fail(file_error(t, f, std::strerror(errno)));
+    if (as_read)
+        *as_read = st;
     if (auto ok = check_file(t, f, st); !ok)
         return fail(ok.error());
-    Secret raw(static_cast<std::size_t>(st.st_size));
+    Secret raw(static_cast<std::size_t>(st.st_size) + 1); // one more byte: the end must be where fstat said
     std::size_t got = 0;
-    while (got < raw.size()) {
-        ssize_t n = ::read(fd.get(), raw.data() + got, raw.size() - got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return fail(file_error(t, f, n < 0 ? std::strerror(errno) : "file shrank while it was read"));
-        got += static_cast<std::size_t>(n);
+    for (ssize_t n = 1; n != 0 && got < raw.size();) {
+        n = ::read(fd.get(), raw.data() + got, raw.size() - got);
+        if (n < 0 && errno != EINTR)
+            return fail(file_error(t, f, std::strerror(errno)));
+        got += n > 0 ? static_cast<std::size_t>(n) : 0;
     }
-    return raw;
+    if (got != static_cast<std::size_t>(st.st_size) || fstat(fd.get(), &after) != 0 || !same_version(st, after))
+        return fail(file_error(t, f, "changed while it was read"));
+    return Secret::copy_of(raw.bytes().first(got));
 }
 
 int hex_value(std::uint8_t c)
@@ -130,9 +138,13 @@ bool all_zero(const Secret& key)
 
 } // namespace
 
-Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal)
+namespace {
+
+constexpr int kKeyReadAttempts = 5;
+
+Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, struct stat& as_read)
 {
-    auto raw = read_contents(t, key_file(ref));
+    auto raw = read_contents(t, key_file(ref), &as_read);
     if (!raw)
         return raw;
     auto key = decode_hex(t, ref, *raw);
@@ -144,6 +156,24 @@ Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal&
     if (all_zero(*key))
         return fail(key_error(t, ref, "the key is all zeros"));
     return key;
+}
+
+} // namespace
+
+// A key file caught while it is replaced or written (truncated, half
+// there, or changing) is read again once its writer is done; a file that
+// stays as it was read keeps its error.
+Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal)
+{
+    for (int attempt = 1;; ++attempt) {
+        struct stat as_read{}, now{};
+        auto key = read_key_once(t, ref, proposal, as_read);
+        if (key || attempt == kKeyReadAttempts)
+            return key;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        if (::stat(key_file(ref).file.c_str(), &now) != 0 || same_version(as_read, now))
+            return key;
+    }
 }
 
 const Secret* KeyRing::find(const std::string& path) const

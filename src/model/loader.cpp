@@ -7,11 +7,20 @@
 
 #include <fmt/format.h>
 
+#include "xfrmctl/util/files.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
 #include <map>
+#include <memory>
 #include <regex>
-#include <sstream>
+#include <thread>
 
 namespace xfrmctl::model {
 
@@ -38,42 +47,96 @@ const Tunnel* Definitions::find(const std::string& name) const
 
 namespace {
 
-constexpr std::uintmax_t kMaxFileSize = 64 * 1024 * 1024;
+constexpr std::size_t kMaxFileSize = 64 * 1024 * 1024;
+constexpr int kReadAttempts = 5;
 
-Result<std::string> read_text(const std::filesystem::path& file)
+// The definitions as they were at one moment. The directory is opened once
+// and its files read through that descriptor, so a directory swapped under
+// its name (a symlink flipped to a new version) is read whole or not at
+// all; a file written, added, removed or renamed meanwhile makes the read
+// start over (errnum EAGAIN), since a file missed would be a tunnel taken
+// down.
+class DefinitionSource {
+public:
+    static Result<DefinitionSource> open(const std::filesystem::path& path);
+    const std::vector<std::filesystem::path>& files() const { return files_; }
+    Result<std::string> read(const std::filesystem::path& file) const;
+    Status unchanged() const; // the directory still lists what it did
+    // Whether the directory and every file read are still as they were
+    // read: a file caught half written fails to parse, and is then seen
+    // changed once its writer is done.
+    bool still_as_read() const;
+
+private:
+    std::filesystem::path path_;
+    UniqueFd dir_; // none when the path is one file
+    struct stat listed_{};
+    std::vector<std::filesystem::path> files_;
+    mutable std::vector<std::pair<std::filesystem::path, struct stat>> read_;
+};
+
+Result<DefinitionSource> DefinitionSource::open(const std::filesystem::path& path)
 {
-    std::error_code ec;
-    auto size = std::filesystem::file_size(file, ec);
-    if (ec)
-        return fail(fmt::format("{}: cannot read: {}", file.string(), ec.message()));
-    if (size > kMaxFileSize)
-        return fail(fmt::format("{}: {} bytes is too large for a definition file", file.string(), size));
-    std::ifstream in(file, std::ios::binary);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (!in)
-        return fail(fmt::format("{}: cannot read", file.string()));
-    return text.str();
+    DefinitionSource source;
+    source.path_ = path;
+    source.dir_ = UniqueFd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!source.dir_) {
+        if (errno == ENOENT)
+            return fail(fmt::format("{}: no such file or directory", path.string()));
+        source.files_.push_back(path); // a single file (or a reason to fail when it is read)
+        return source;
+    }
+    if (fstat(source.dir_.get(), &source.listed_) != 0)
+        return fail(Error::from_errno(path.string() + ": cannot list", errno));
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(fdopendir(::dup(source.dir_.get())), closedir);
+    if (!dir)
+        return fail(Error::from_errno(path.string() + ": cannot list", errno));
+    while (const dirent* entry = readdir(dir.get())) {
+        std::string name = entry->d_name;
+        if (name.size() > 5 && name.ends_with(".json") && name[0] != '.')
+            source.files_.push_back(path / name);
+    }
+    std::sort(source.files_.begin(), source.files_.end());
+    return source;
 }
 
-Result<std::vector<std::filesystem::path>> definition_files(const std::filesystem::path& path)
+Result<std::string> DefinitionSource::read(const std::filesystem::path& file) const
 {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(path, ec)) {
-        if (!std::filesystem::exists(path, ec))
-            return fail(fmt::format("{}: no such file or directory", path.string()));
-        return std::vector{path};
+    UniqueFd fd(dir_ ? ::openat(dir_.get(), file.filename().c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)
+                     : ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
+    if (!fd) // gone since it was listed: the directory changed
+        return fail(Error{fmt::format("{}: cannot read: {}", file.string(), std::strerror(errno)),
+                          dir_ && errno == ENOENT ? EAGAIN : errno});
+    struct stat st{};
+    if (fstat(fd.get(), &st) == 0)
+        read_.emplace_back(file, st);
+    auto text = read_unchanged(fd.get(), kMaxFileSize);
+    if (!text && text.error().errnum == EFBIG)
+        return fail(fmt::format("{}: larger than {} bytes: too large for a definition file", file.string(), kMaxFileSize));
+    if (!text)
+        return fail(Error{file.string() + ": " + text.error().message, text.error().errnum});
+    return text;
+}
+
+Status DefinitionSource::unchanged() const
+{
+    struct stat now{};
+    if (dir_ && (fstat(dir_.get(), &now) != 0 || !same_version(listed_, now)))
+        return fail(Error{path_.string() + ": files were added, removed or renamed while it was read", EAGAIN});
+    return {};
+}
+
+bool DefinitionSource::still_as_read() const
+{
+    if (!unchanged())
+        return false;
+    for (const auto& [file, then] : read_) {
+        struct stat now{};
+        int ok = dir_ ? fstatat(dir_.get(), file.filename().c_str(), &now, 0) : stat(file.c_str(), &now);
+        if (ok != 0 || !same_version(then, now))
+            return false;
     }
-    std::vector<std::filesystem::path> files;
-    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-        auto name = entry.path().filename().string();
-        if (name.size() > 5 && name.ends_with(".json") && name[0] != '.')
-            files.push_back(entry.path());
-    }
-    if (ec)
-        return fail(fmt::format("{}: cannot list: {}", path.string(), ec.message()));
-    std::sort(files.begin(), files.end());
-    return files;
+    return true;
 }
 
 Parsed<void> check_top_level(const json& doc, const std::string& file)
@@ -147,15 +210,14 @@ Status read_host_part(const json& doc, const std::string& file, Definitions& def
 
 } // namespace
 
-Result<Definitions> load_definitions(const std::filesystem::path& path)
+namespace {
+
+Result<Definitions> load_once(const DefinitionSource* source)
 {
-    auto files = definition_files(path);
-    if (!files)
-        return fail(files.error());
     Definitions defs;
     std::map<std::string, std::string> defined_in;
-    for (const auto& file : *files) {
-        auto text = read_text(file);
+    for (const auto& file : source->files()) {
+        auto text = source->read(file);
         if (!text)
             return fail(text.error());
         auto doc = parse_json(*text, file.string());
@@ -173,10 +235,32 @@ Result<Definitions> load_definitions(const std::filesystem::path& path)
             defs.tunnels.push_back(std::move(t));
         }
     }
+    if (auto ok = source->unchanged(); !ok)
+        return fail(ok.error());
     std::sort(defs.tunnels.begin(), defs.tunnels.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
     if (auto ok = check_across_tunnels(defs); !ok)
         return fail(ok.error().error());
     return defs;
+}
+
+} // namespace
+
+Result<Definitions> load_definitions(const std::filesystem::path& path)
+{
+    for (int attempt = 1;; ++attempt) {
+        auto source = DefinitionSource::open(path);
+        if (!source)
+            return fail(source.error());
+        auto defs = load_once(&*source);
+        if (!defs && defs.error().errnum != EAGAIN)
+            std::this_thread::sleep_for(std::chrono::milliseconds(50)); // a writer caught in the middle is done by then
+        if (defs || (defs.error().errnum != EAGAIN && source->still_as_read()))
+            return defs;
+        if (attempt == kReadAttempts)
+            return fail(fmt::format("{} (read {} times, changing each time: try again once the writer is done)",
+                                    defs.error().message, kReadAttempts));
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
+    }
 }
 
 } // namespace xfrmctl::model

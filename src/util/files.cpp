@@ -11,6 +11,39 @@
 
 namespace xfrmctl {
 
+bool same_version(const struct stat& a, const struct stat& b)
+{
+    auto same_time = [](const timespec& x, const timespec& y) { return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec; };
+    return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size && same_time(a.st_mtim, b.st_mtim) &&
+           same_time(a.st_ctim, b.st_ctim);
+}
+
+Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
+{
+    struct stat before{}, after{};
+    if (fstat(fd, &before) != 0)
+        return fail(Error::from_errno("cannot read", errno));
+    std::string text;
+    char chunk[16384];
+    for (;;) {
+        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return fail(Error::from_errno("cannot read", errno));
+        if (n == 0)
+            break;
+        if (text.size() + static_cast<std::size_t>(n) > max_bytes)
+            return fail(Error{"too large", EFBIG});
+        text.append(chunk, static_cast<std::size_t>(n));
+    }
+    if (fstat(fd, &after) != 0)
+        return fail(Error::from_errno("cannot read", errno));
+    if (!same_version(before, after) || text.size() != static_cast<std::size_t>(after.st_size))
+        return fail(Error{"changed while it was read", EAGAIN});
+    return text;
+}
+
 Status ensure_private_directory(const std::filesystem::path& dir)
 {
     std::error_code ec;

@@ -5,11 +5,23 @@
 #include "xfrmctl/util/result.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <optional>
 #include <string>
 
 namespace xfrmctl {
+
+// Whether two stats of one file show the same version of it: a write, a
+// truncation or a rename in or out of a directory between them moves its
+// size, mtime or ctime.
+bool same_version(const struct stat& a, const struct stat& b);
+
+// Reads an open regular file to its end (at most max_bytes, else EFBIG).
+// Fails with errnum EAGAIN when the file changed while it was read: the
+// caller reads it again rather than use a mix of two versions.
+Result<std::string> read_unchanged(int fd, std::size_t max_bytes);
 
 // Creates the directory (and parents) if needed, mode 0700.
 Status ensure_private_directory(const std::filesystem::path& dir);
