@@ -113,7 +113,8 @@ void put_algorithm(RequestBuilder& b, std::uint16_t attr, const SaAlgorithm& a)
         k->alg_icv_len = a.icv_bits;
     if constexpr (std::is_same_v<KernelAlgo, xfrm_algo_auth>)
         k->alg_trunc_len = a.icv_bits;
-    std::memcpy(k->alg_key, a.key.data(), a.key.size());
+    if (!a.key.empty()) // IPComp's algorithm has no key, and memcpy wants a real source even for 0 bytes
+        std::memcpy(k->alg_key, a.key.data(), a.key.size());
 }
 
 void put_replay(RequestBuilder& b, const SaEntry& sa)
