@@ -80,7 +80,9 @@ Result<Secret> read_contents(const Tunnel& t, const SecretFile& f, struct stat* 
         return fail(ok.error());
     Secret raw(static_cast<std::size_t>(st.st_size) + 1); // one more byte: the end must be where fstat said
     std::size_t got = 0;
-    for (ssize_t n = 1; n != 0 && got < raw.size();) {
+    // Until fstat's size (one read, mostly): a file that grew shows in the
+    // extra byte, or in the second fstat.
+    for (ssize_t n = 1; n != 0 && got < static_cast<std::size_t>(st.st_size);) {
         n = ::read(fd.get(), raw.data() + got, raw.size() - got);
         if (n < 0 && errno != EINTR)
             return fail(file_error(t, f, std::strerror(errno)));
