@@ -198,6 +198,11 @@ Status XfrmSocket::send_chunk(std::span<const Request> requests, std::uint32_t f
         auto* nlh = reinterpret_cast<nlmsghdr*>(buffer.data() + at);
         nlh->nlmsg_seq = seq++;
         nlh->nlmsg_pid = portid_; // the kernel stamps the events our changes cause with it
+        // Only the last asks for an ACK: the kernel answers a refusal
+        // whatever the flags (netlink_rcv_skb), and every ACK is a message
+        // of its own, read with a syscall of its own.
+        if (&r != &requests.back())
+            nlh->nlmsg_flags &= static_cast<std::uint16_t>(~NLM_F_ACK);
         at += r.bytes().size();
     }
     if (mnl_socket_sendto(socket_.get(), buffer.data(), buffer.size()) < 0)
@@ -207,22 +212,26 @@ Status XfrmSocket::send_chunk(std::span<const Request> requests, std::uint32_t f
 
 // The kernel handles an XFRM request inside our sendmsg (netlink_unicast_kernel
 // runs xfrm_netlink_rcv in the sender's context), so once sendmsg returns,
-// every ACK is either queued on our socket or was dropped because the queue
-// was full (netlink_overrun: ENOBUFS). Reading until the queue is empty is
-// therefore exact: an ACK not found by then is lost, and the caller asks the
-// kernel what became of that request.
+// every answer is either queued on our socket or was dropped because the
+// queue was full (netlink_overrun: ENOBUFS). Reading until the queue is
+// empty is therefore exact. The requests before the last carry no
+// NLM_F_ACK: with the last one's ACK in and nothing dropped, silence means
+// done. Otherwise a request with no answer is marked so, and the caller
+// asks the kernel what became of it.
 Status XfrmSocket::collect_acks(std::uint32_t first_seq, std::span<Ack> acks)
 {
     for (auto& a : acks)
         a.answered = false;
     std::size_t pending = acks.size();
+    bool dropped = false;
     Secret buffer(kReceiveBufferSize);
     while (pending) {
         ssize_t n = recv(fd(), buffer.data(), buffer.size(), MSG_DONTWAIT);
+        dropped = dropped || (n < 0 && errno == ENOBUFS);
         if (n < 0 && (errno == EINTR || errno == ENOBUFS))
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return {};
+            break;
         if (n < 0)
             return fail(Error::from_errno("no answer from the kernel", errno));
         int left = static_cast<int>(n);
@@ -235,6 +244,10 @@ Status XfrmSocket::collect_acks(std::uint32_t first_seq, std::span<Ack> acks)
             --pending;
         }
     }
+    if (!dropped && acks.back().answered)
+        for (auto& a : acks)
+            if (!a.answered)
+                a = Ack{};
     return {};
 }
 
