@@ -167,14 +167,19 @@ Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal&
 // stays as it was read keeps its error.
 Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal)
 {
+    const std::filesystem::path file = key_file(ref).file;
     for (int attempt = 1;; ++attempt) {
         struct stat as_read{}, now{};
         auto key = read_key_once(t, ref, proposal, as_read);
-        if (key || attempt == kKeyReadAttempts)
+        if (key || attempt == kKeyReadAttempts || ::stat(file.c_str(), &now) != 0)
             return key;
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (::stat(key_file(ref).file.c_str(), &now) != 0 || same_version(as_read, now))
-            return key;
+        if (same_version(as_read, now)) { // as read: an error, unless its writer is still at work
+            if (!modified_lately(now))
+                return key;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            if (::stat(file.c_str(), &now) != 0 || same_version(as_read, now))
+                return key;
+        }
     }
 }
 

@@ -66,6 +66,7 @@ public:
     // read: a file caught half written fails to parse, and is then seen
     // changed once its writer is done.
     bool still_as_read() const;
+    bool written_lately() const; // a file read was modified within the last second
 
 private:
     std::filesystem::path path_;
@@ -124,6 +125,11 @@ Status DefinitionSource::unchanged() const
     if (dir_ && (fstat(dir_.get(), &now) != 0 || !same_version(listed_, now)))
         return fail(Error{path_.string() + ": files were added, removed or renamed while it was read", EAGAIN});
     return {};
+}
+
+bool DefinitionSource::written_lately() const
+{
+    return std::ranges::any_of(read_, [](const auto& file) { return modified_lately(file.second); });
 }
 
 bool DefinitionSource::still_as_read() const
@@ -252,10 +258,15 @@ Result<Definitions> load_definitions(const std::filesystem::path& path)
         if (!source)
             return fail(source.error());
         auto defs = load_once(&*source);
-        if (!defs && defs.error().errnum != EAGAIN)
-            std::this_thread::sleep_for(std::chrono::milliseconds(50)); // a writer caught in the middle is done by then
-        if (defs || (defs.error().errnum != EAGAIN && source->still_as_read()))
+        if (defs)
             return defs;
+        if (defs.error().errnum != EAGAIN) { // an error, unless a writer was caught in the middle
+            if (!source->written_lately())
+                return defs;
+            std::this_thread::sleep_for(std::chrono::milliseconds(50)); // such a writer is done by then
+            if (source->still_as_read())
+                return defs;
+        }
         if (attempt == kReadAttempts)
             return fail(fmt::format("{} (read {} times, changing each time: try again once the writer is done)",
                                     defs.error().message, kReadAttempts));

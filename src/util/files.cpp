@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <fstream>
 #include <sstream>
 
@@ -16,6 +17,13 @@ bool same_version(const struct stat& a, const struct stat& b)
     auto same_time = [](const timespec& x, const timespec& y) { return x.tv_sec == y.tv_sec && x.tv_nsec == y.tv_nsec; };
     return a.st_dev == b.st_dev && a.st_ino == b.st_ino && a.st_size == b.st_size && same_time(a.st_mtim, b.st_mtim) &&
            same_time(a.st_ctim, b.st_ctim);
+}
+
+bool modified_lately(const struct stat& st)
+{
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    return st.st_mtim.tv_sec >= now.tv_sec - 1;
 }
 
 Result<std::string> read_unchanged(int fd, std::size_t max_bytes)

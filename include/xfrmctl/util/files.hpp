@@ -18,6 +18,10 @@ namespace xfrmctl {
 // size, mtime or ctime.
 bool same_version(const struct stat& a, const struct stat& b);
 
+// Whether the file was written within the last second: one that fails to
+// parse may be caught half written, and is worth a second look.
+bool modified_lately(const struct stat& st);
+
 // Reads an open regular file to its end (at most max_bytes, else EFBIG).
 // Fails with errnum EAGAIN when the file changed while it was read: the
 // caller reads it again rather than use a mix of two versions.
