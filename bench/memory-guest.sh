@@ -9,6 +9,7 @@ set -euo pipefail
 n=${1:-10000}
 . "$XFRMCTL_REPO/tests/uml/lib.sh" # in_ns, xfrm_counts, $WORK
 dir=$WORK/memory
+trap 'rm -rf "$dir"' EXIT # its ip -batch file holds the keys
 python3 "$XFRMCTL_REPO/bench/gen.py" "$n" "$dir"
 mkdir -p "$dir/state" "$dir/run" && chmod 700 "$dir/run"
 ip netns add xfrmctl && ip -n xfrmctl link set lo up
@@ -25,6 +26,13 @@ in_ns xfrmctl "$XFRMCTL" -c "$dir/defs" --state-dir "$dir/state" --socket "$dir/
 echo "== $n tunnels: xfrmd (under massif) resident $(awk '/^VmRSS/ {print $2}' "/proc/$xfrmd/status") KiB"
 kill "$xfrmd"; wait "$xfrmd" 2>/dev/null || true
 ms_print "$dir/massif.out" | sed -n '1,40p'
-echo "== the peak snapshot's allocation tree"
-ms_print "$dir/massif.out" | awk '/\(peak\)/ { peak = 1 } peak' | sed -n '1,80p'
-rm -rf "$dir"
+# The peak's allocation tree, and the last snapshot's (what it holds once
+# settled), sites under 2 % folded.
+detailed=$(ms_print "$dir/massif.out" | sed -n 's/^ Detailed snapshots: \[\(.*\)\]/\1/p')
+peak=$(echo "$detailed" | grep -oE '[0-9]+ \(peak\)' | cut -d' ' -f1)
+last=$(echo "$detailed" | tr ',' '\n' | tail -1 | tr -dc '0-9')
+for snapshot in "$peak" "$last"; do
+    echo "== snapshot $snapshot"
+    ms_print --threshold=2 "$dir/massif.out" |
+        awk -v n="$snapshot" '$1 == n && NF >= 5 { on = 1 } on' | sed -n '1,45p' | cut -c1-160
+done
