@@ -123,8 +123,9 @@ void Daemon::reopen_kernel_sockets(const std::string& why)
 
 void Daemon::check_kernel_sockets()
 {
-    if (!kernel_.intact() || !events_.intact())
-        reopen_kernel_sockets(!kernel_.intact() ? "the request socket is gone" : "the event socket is gone");
+    bool requests_intact = kernel_.intact(); // asked once: each asking is two system calls, every second
+    if (!requests_intact || !events_.intact())
+        reopen_kernel_sockets(requests_intact ? "the event socket is gone" : "the request socket is gone");
 }
 
 int Daemon::run()

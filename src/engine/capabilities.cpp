@@ -2,6 +2,7 @@
 
 #include "probe_child.hpp"
 #include "xfrmctl/model/diagnostic.hpp"
+#include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
 #include <fcntl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -60,26 +62,6 @@ std::vector<TransformProbe> every_transform()
     return list;
 }
 
-namespace {
-
-Result<std::string> read_all(int fd)
-{
-    std::string text;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return fail(Error::from_errno("reading the kernel probe", errno));
-        if (n == 0)
-            return text;
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-}
-
-} // namespace
-
 Result<Capabilities> probe_kernel(const std::vector<TransformProbe>& transforms)
 {
     int fds[2];
@@ -94,12 +76,12 @@ Result<Capabilities> probe_kernel(const std::vector<TransformProbe>& transforms)
         _exit(run_probe_child(transforms, writer.get()));
     }
     writer.reset();
-    auto text = read_all(reader.get());
+    auto text = read_to_end(reader.get(), std::numeric_limits<std::size_t>::max());
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
     if (!text)
-        return fail(text.error());
+        return fail(Error{"reading the kernel probe: " + text.error().message, text.error().errnum});
     return parse_probe_report(*text, transforms);
 }
 

@@ -26,11 +26,8 @@ bool modified_lately(const struct stat& st)
     return st.st_mtim.tv_sec >= now.tv_sec - 1;
 }
 
-Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
+Result<std::string> read_to_end(int fd, std::size_t max_bytes)
 {
-    struct stat before{}, after{};
-    if (fstat(fd, &before) != 0)
-        return fail(Error::from_errno("cannot read", errno));
     std::string text;
     char chunk[16384];
     for (;;) {
@@ -40,14 +37,24 @@ Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
         if (n < 0)
             return fail(Error::from_errno("cannot read", errno));
         if (n == 0)
-            break;
+            return text;
         if (text.size() + static_cast<std::size_t>(n) > max_bytes)
             return fail(Error{"too large", EFBIG});
         text.append(chunk, static_cast<std::size_t>(n));
     }
+}
+
+Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
+{
+    struct stat before{}, after{};
+    if (fstat(fd, &before) != 0)
+        return fail(Error::from_errno("cannot read", errno));
+    auto text = read_to_end(fd, max_bytes);
+    if (!text)
+        return text;
     if (fstat(fd, &after) != 0)
         return fail(Error::from_errno("cannot read", errno));
-    if (!same_version(before, after) || text.size() != static_cast<std::size_t>(after.st_size))
+    if (!same_version(before, after) || text->size() != static_cast<std::size_t>(after.st_size))
         return fail(Error{"changed while it was read", EAGAIN});
     return text;
 }

@@ -22,6 +22,10 @@ bool same_version(const struct stat& a, const struct stat& b);
 // parse may be caught half written, and is worth a second look.
 bool modified_lately(const struct stat& st);
 
+// Reads a descriptor (a file, a pipe) to its end: at most max_bytes, else
+// EFBIG.
+Result<std::string> read_to_end(int fd, std::size_t max_bytes);
+
 // Reads an open regular file to its end (at most max_bytes, else EFBIG).
 // Fails with errnum EAGAIN when the file changed while it was read: the
 // caller reads it again rather than use a mix of two versions.
