@@ -2,6 +2,7 @@
 
 #include "cross_checks.hpp"
 #include "xfrmctl/model/diagnostic.hpp"
+#include "xfrmctl/util/file_batch.hpp"
 #include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
@@ -14,6 +15,8 @@
 #include <chrono>
 #include <thread>
 #include <cstring>
+#include <optional>
+#include <vector>
 
 namespace xfrmctl::model {
 
@@ -63,11 +66,30 @@ Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
     return {};
 }
 
+// A file read ahead with the others (read_small_files), checked as if it
+// had been opened now; taken out of `read_ahead`, so a second look reads it
+// again.
+std::optional<Result<Secret>> take_read_ahead(const Tunnel& t, const SecretFile& f, FileSnapshots* read_ahead,
+                                              struct stat* as_read)
+{
+    auto node = read_ahead ? read_ahead->extract(f.file.string()) : FileSnapshots::node_type{};
+    if (node.empty())
+        return std::nullopt;
+    if (as_read)
+        *as_read = node.mapped().st;
+    if (auto ok = check_file(t, f, node.mapped().st); !ok)
+        return fail(ok.error());
+    return std::move(node.mapped().contents);
+}
+
 // The file's contents as they were at one moment: `as_read` is the version
 // read (a key file replaced or rewritten while it is read is an error, not
 // a key made of two).
-Result<Secret> read_contents(const Tunnel& t, const SecretFile& f, struct stat* as_read = nullptr)
+Result<Secret> read_contents(const Tunnel& t, const SecretFile& f, struct stat* as_read = nullptr,
+                             FileSnapshots* read_ahead = nullptr)
 {
+    if (auto taken = take_read_ahead(t, f, read_ahead, as_read))
+        return std::move(*taken);
     UniqueFd fd(::open(f.file.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK));
     if (!fd)
         return fail(file_error(t, f, std::strerror(errno)));
@@ -144,9 +166,10 @@ namespace {
 
 constexpr int kKeyReadAttempts = 5;
 
-Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, struct stat& as_read)
+Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, struct stat& as_read,
+                             FileSnapshots* read_ahead)
 {
-    auto raw = read_contents(t, key_file(ref), &as_read);
+    auto raw = read_contents(t, key_file(ref), &as_read, read_ahead);
     if (!raw)
         return raw;
     auto key = decode_hex(t, ref, *raw);
@@ -165,12 +188,12 @@ Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal&
 // A key file caught while it is replaced or written (truncated, half
 // there, or changing) is read again once its writer is done; a file that
 // stays as it was read keeps its error.
-Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal)
+Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, FileSnapshots* read_ahead)
 {
     const std::filesystem::path file = key_file(ref).file;
     for (int attempt = 1;; ++attempt) {
         struct stat as_read{}, now{};
-        auto key = read_key_once(t, ref, proposal, as_read);
+        auto key = read_key_once(t, ref, proposal, as_read, read_ahead);
         if (key || attempt == kKeyReadAttempts || ::stat(file.c_str(), &now) != 0)
             return key;
         if (same_version(as_read, now)) { // as read: an error, unless its writer is still at work
@@ -225,7 +248,8 @@ Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
     return {};
 }
 
-Status load_tunnel_keys(const Tunnel& t, KeyRing& ring, std::map<netlink::KeyFingerprint, std::string>& seen)
+Status load_tunnel_keys(const Tunnel& t, KeyRing& ring, std::map<netlink::KeyFingerprint, std::string>& seen,
+                        FileSnapshots* read_ahead = nullptr)
 {
     if (t.ikev2)
         return load_ikev2_secrets(t, ring);
@@ -234,7 +258,7 @@ Status load_tunnel_keys(const Tunnel& t, KeyRing& ring, std::map<netlink::KeyFin
         if (!result)
             return;
         const Proposal& proposal = *(proto == Protocol::esp ? t.esp_proposal : t.ah_proposal);
-        auto key = read_key_file(t, ref, proposal);
+        auto key = read_key_file(t, ref, proposal, read_ahead);
         if (!key) {
             result = fail(key.error());
             return;
@@ -248,15 +272,26 @@ Status load_tunnel_keys(const Tunnel& t, KeyRing& ring, std::map<netlink::KeyFin
     return result;
 }
 
+// The manual key files of the present tunnels, to be read in one go.
+std::vector<std::string> manual_key_files(const Definitions& defs)
+{
+    std::vector<std::string> files;
+    for (const auto& t : defs.tunnels)
+        if (t.present && !t.ikev2)
+            for_each_key(t, [&](const KeyRef& ref, Protocol, bool) { files.push_back(ref.key_file.string()); });
+    return files;
+}
+
 } // namespace
 
 Result<KeyRing> load_keys(const Definitions& defs)
 {
     KeyRing ring;
     std::map<netlink::KeyFingerprint, std::string> seen;
+    FileSnapshots read_ahead = read_small_files(manual_key_files(defs), kMaxKeyFileSize);
     for (const auto& t : defs.tunnels)
         if (t.present)
-            if (auto ok = load_tunnel_keys(t, ring, seen); !ok)
+            if (auto ok = load_tunnel_keys(t, ring, seen, &read_ahead); !ok)
                 return fail(ok.error());
     return ring;
 }

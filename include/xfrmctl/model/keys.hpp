@@ -4,6 +4,7 @@
 
 #include "xfrmctl/model/definition.hpp"
 #include "xfrmctl/netlink/sa.hpp"
+#include "xfrmctl/util/file_batch.hpp"
 #include "xfrmctl/util/result.hpp"
 #include "xfrmctl/util/secret.hpp"
 
@@ -14,7 +15,10 @@ namespace xfrmctl::model {
 
 // Reads one key file. The Error names the definition file, the JSON path of
 // the key_file and what is wrong; it never holds key material.
-Result<Secret> read_key_file(const Tunnel& tunnel, const KeyRef& ref, const Proposal& proposal);
+// read_ahead: files read in one go beforehand (read_small_files); the one
+// read is taken out of it.
+Result<Secret> read_key_file(const Tunnel& tunnel, const KeyRef& ref, const Proposal& proposal,
+                             FileSnapshots* read_ahead = nullptr);
 
 // Every key of the present tunnels, by the JSON path of its {spi, key_file}.
 class KeyRing {
