@@ -1,5 +1,6 @@
 // xfrmctl: JSON tunnel definitions in, the kernel's XFRM policies and SAs out.
 #include "context.hpp"
+#include "xfrmctl/util/allocator.hpp"
 
 #include <CLI/CLI.hpp>
 #include <sys/prctl.h>
@@ -125,6 +126,7 @@ void protect_memory()
 int main(int argc, char** argv)
 {
     protect_memory();
+    xfrmctl::keep_freed_memory();
     CLI::App app{"xfrmctl: Linux IPsec from JSON tunnel definitions (see xfrmctl(8))", "xfrmctl"};
     GlobalOptions g;
     Commands c;

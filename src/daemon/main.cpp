@@ -1,6 +1,7 @@
 // xfrmd: the daemon that keeps the kernel's XFRM state in line with the
 // definitions over time (see xfrmd(8)).
 #include "daemon.hpp"
+#include "xfrmctl/util/allocator.hpp"
 
 #include <CLI/CLI.hpp>
 #include <sys/prctl.h>
@@ -14,6 +15,7 @@ int main(int argc, char** argv)
     rlimit none{0, 0};
     setrlimit(RLIMIT_CORE, &none);
     prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+    xfrmctl::keep_freed_memory(); // the tables read every second reuse the last second's memory
 
     CLI::App app{"xfrmd: keeps the kernel's IPsec state in line with the definitions (see xfrmd(8))", "xfrmd"};
     xfrmctl::daemon::Options o;

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
 #include <fstream>
@@ -26,21 +27,27 @@ bool modified_lately(const struct stat& st)
     return st.st_mtim.tv_sec >= now.tv_sec - 1;
 }
 
-Result<std::string> read_to_end(int fd, std::size_t max_bytes)
+Result<std::string> read_to_end(int fd, std::size_t max_bytes, std::size_t size_hint)
 {
-    std::string text;
-    char chunk[16384];
+    // Read in place, sized by the hint: a growing string would touch twice
+    // the pages, and a page first touched costs dearly in a trapping VM.
+    std::string text(std::max<std::size_t>(16384, std::min(size_hint, max_bytes) + 1), '\0');
+    std::size_t got = 0;
     for (;;) {
-        ssize_t n = ::read(fd, chunk, sizeof chunk);
+        if (got == text.size())
+            text.resize(2 * text.size());
+        ssize_t n = ::read(fd, text.data() + got, text.size() - got);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
             return fail(Error::from_errno("cannot read", errno));
-        if (n == 0)
+        if (n == 0) {
+            text.resize(got);
             return text;
-        if (text.size() + static_cast<std::size_t>(n) > max_bytes)
+        }
+        got += static_cast<std::size_t>(n);
+        if (got > max_bytes)
             return fail(Error{"too large", EFBIG});
-        text.append(chunk, static_cast<std::size_t>(n));
     }
 }
 
@@ -49,7 +56,7 @@ Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
     struct stat before{}, after{};
     if (fstat(fd, &before) != 0)
         return fail(Error::from_errno("cannot read", errno));
-    auto text = read_to_end(fd, max_bytes);
+    auto text = read_to_end(fd, max_bytes, static_cast<std::size_t>(before.st_size));
     if (!text)
         return text;
     if (fstat(fd, &after) != 0)

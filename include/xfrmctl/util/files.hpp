@@ -23,8 +23,8 @@ bool same_version(const struct stat& a, const struct stat& b);
 bool modified_lately(const struct stat& st);
 
 // Reads a descriptor (a file, a pipe) to its end: at most max_bytes, else
-// EFBIG.
-Result<std::string> read_to_end(int fd, std::size_t max_bytes);
+// EFBIG. size_hint: the size expected (a regular file's), if known.
+Result<std::string> read_to_end(int fd, std::size_t max_bytes, std::size_t size_hint = 0);
 
 // Reads an open regular file to its end (at most max_bytes, else EFBIG).
 // Fails with errnum EAGAIN when the file changed while it was read: the
