@@ -187,14 +187,15 @@ Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal&
 
 // A key file caught while it is replaced or written (truncated, half
 // there, or changing) is read again once its writer is done; a file that
-// stays as it was read keeps its error.
+// stays as it was read keeps its error. One that changes at every try is
+// refused as such, as the definitions are (loader.cpp).
 Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, FileSnapshots* read_ahead)
 {
     const std::filesystem::path file = key_file(ref).file;
     for (int attempt = 1;; ++attempt) {
         struct stat as_read{}, now{};
         auto key = read_key_once(t, ref, proposal, as_read, read_ahead);
-        if (key || attempt == kKeyReadAttempts || ::stat(file.c_str(), &now) != 0)
+        if (key || ::stat(file.c_str(), &now) != 0)
             return key;
         if (same_version(as_read, now)) { // as read: an error, unless its writer is still at work
             if (!modified_lately(now))
@@ -203,6 +204,13 @@ Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal&
             if (::stat(file.c_str(), &now) != 0 || same_version(as_read, now))
                 return key;
         }
+        if (attempt == kKeyReadAttempts) {
+            Error changing = key.error();
+            changing.message += fmt::format(" (read {} times, changing each time: try again once the writer is done)",
+                                            kKeyReadAttempts);
+            return fail(std::move(changing));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
     }
 }
 

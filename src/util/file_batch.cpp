@@ -157,11 +157,15 @@ void keep_whole_reads(const std::vector<FileRead>& files, const Secret& buffers,
 FileSnapshots read_small_files(std::span<const std::string> paths, std::size_t max_bytes)
 {
     FileSnapshots snapshots;
-    Ring ring;
-    if (!ring || paths.empty())
+    if (paths.empty())
         return snapshots;
     const std::size_t slot_bytes = max_bytes + 1; // one more byte: a file longer than max_bytes shows
-    Secret buffers(kFilesPerRound * slot_bytes); // contents are keys: wiped when done
+    // Contents are keys: wiped when done. Declared before the ring, so that
+    // the ring is torn down first should a round be cut short.
+    Secret buffers(kFilesPerRound * slot_bytes);
+    Ring ring;
+    if (!ring)
+        return snapshots;
     std::unordered_set<std::string_view> queued;
     std::vector<FileRead> round;
     auto flush = [&] {
