@@ -135,8 +135,19 @@ capture_start() { # NAME [HOST [IFACE]]: by default the wire between the hosts
     fail "tcpdump did not start: $(cat "$WORK/$name.log")"
 }
 
+# tcpdump writes what the kernel queued for it when it next runs, and
+# SIGINT stops it without reading the rest: on a loaded machine (the CI's
+# sanitizer run once lost the last ping's two packets) it is stopped only
+# once its file has stopped growing.
 capture_stop() {
+    local file=$WORK/$1.pcap size=-1 now
     sleep 0.5
+    for _ in $(seq 20); do
+        now=$(stat -c %s "$file" 2>/dev/null || echo 0)
+        [ "$now" = "$size" ] && break
+        size=$now
+        sleep 0.25
+    done
     kill -INT "$(cat "$WORK/$1.pid")" 2>/dev/null || true
     wait "$(cat "$WORK/$1.pid")" 2>/dev/null || true
 }
