@@ -20,13 +20,7 @@ measured() {
 measured validate validate
 measured install apply
 measured re-apply apply
-python3 - "$dir/defs/tunnels.json" "t$((n / 2))" <<'PY'
-import json, sys
-path, name = sys.argv[1], sys.argv[2]
-doc = json.load(open(path))
-doc["tunnels"][name]["remote"]["subnets"] = ["10.250.0.0/24"]
-json.dump(doc, open(path, "w"), indent=1)
-PY
+python3 "$XFRMCTL_REPO/bench/set_subnet.py" "$dir/defs/tunnels.json" "t$((n / 2))" 10.250.0.0/24
 measured "change one" apply
 measured status --json status
 measured remove down --all

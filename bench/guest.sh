@@ -26,13 +26,7 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 # change_one TUNNEL SUBNET KEY: gives the tunnel's peer that subnet, applies,
 # and counts the kernel writes `ip xfrm monitor` saw.
 change_one() {
-    python3 - "$dir/defs/tunnels.json" "$1" "$2" <<'PY'
-import json, sys
-path, name, subnet = sys.argv[1:4]
-doc = json.load(open(path))
-doc["tunnels"][name]["remote"]["subnets"] = [subnet]
-json.dump(doc, open(path, "w"), indent=1)
-PY
+    python3 "$XFRMCTL_REPO/bench/set_subnet.py" "$dir/defs/tunnels.json" "$1" "$2"
     in_ns xfrmctl ip xfrm monitor > "$dir/monitor" 2>&1 &
     local monitor=$!
     sleep 1
