@@ -30,6 +30,14 @@ T copy_of(const void* payload)
     return value;
 }
 
+// The attribute after attr, with left (the bytes from attr on) counted
+// down; mnl_attr_ok(next, left) says whether it is whole.
+inline const nlattr* next_attribute(const nlattr* attr, int& left)
+{
+    left -= static_cast<int>(MNL_ALIGN(attr->nla_len));
+    return mnl_attr_next(attr);
+}
+
 class AttributeTable {
 public:
     Status parse(const nlmsghdr* nlh, std::size_t header_size);

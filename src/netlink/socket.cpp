@@ -1,5 +1,7 @@
 #include "xfrmctl/netlink/socket.hpp"
 
+#include "attributes.hpp"
+
 #include <libmnl/libmnl.h>
 #include <linux/xfrm.h>
 #include <fcntl.h>
@@ -61,12 +63,9 @@ const nlattr* find_attribute(const nlattr* begin, std::size_t size, std::uint16_
 {
     const auto* a = begin;
     int left = static_cast<int>(size);
-    while (mnl_attr_ok(a, left)) {
+    for (; mnl_attr_ok(a, left); a = next_attribute(a, left))
         if (mnl_attr_get_type(a) == type)
             return a;
-        left -= static_cast<int>(MNL_ALIGN(a->nla_len));
-        a = reinterpret_cast<const nlattr*>(reinterpret_cast<const char*>(a) + MNL_ALIGN(a->nla_len));
-    }
     return nullptr;
 }
 

@@ -27,36 +27,26 @@ Request build_hash_thresholds(std::uint16_t family, const HashThresholds& t)
     return b.finish();
 }
 
-namespace {
-
-int store(const nlattr* attr, void* data)
-{
-    auto* table = static_cast<const nlattr**>(data);
-    if (mnl_attr_get_type(attr) <= XFRMA_SPD_MAX)
-        table[mnl_attr_get_type(attr)] = attr;
-    return MNL_CB_OK;
-}
-
-} // namespace
+static_assert(XFRMA_SPD_MAX <= kKnownAttributes, "the attribute table holds every XFRMA_SPD_* type");
 
 Result<SpdInfo> parse_spd_info(const nlmsghdr* nlh)
 {
     if (nlh->nlmsg_type != XFRM_MSG_NEWSPDINFO || mnl_nlmsg_get_payload_len(nlh) < sizeof(std::uint32_t))
         return fail("not an SPD information message");
-    const nlattr* tb[XFRMA_SPD_MAX + 1] = {};
-    if (mnl_attr_parse(nlh, sizeof(std::uint32_t), store, tb) < 0)
+    AttributeTable tb; // XFRMA_SPD_* types, fewer than the table holds
+    if (!tb.parse(nlh, sizeof(std::uint32_t)))
         return fail("malformed SPD information");
     SpdInfo info;
-    auto thresholds = [&](int attr, HashThresholds& out) {
-        if (tb[attr] && mnl_attr_get_payload_len(tb[attr]) >= sizeof(xfrmu_spdhthresh)) {
-            const auto t = copy_of<xfrmu_spdhthresh>(mnl_attr_get_payload(tb[attr]));
+    auto thresholds = [&](std::uint16_t attr, HashThresholds& out) {
+        if (const nlattr* a = tb.get(attr, sizeof(xfrmu_spdhthresh))) {
+            const auto t = copy_of<xfrmu_spdhthresh>(mnl_attr_get_payload(a));
             out = HashThresholds{t.lbits, t.rbits};
         }
     };
     thresholds(XFRMA_SPD_IPV4_HTHRESH, info.ipv4);
     thresholds(XFRMA_SPD_IPV6_HTHRESH, info.ipv6);
-    if (tb[XFRMA_SPD_INFO] && mnl_attr_get_payload_len(tb[XFRMA_SPD_INFO]) >= sizeof(xfrmu_spdinfo)) {
-        const auto counts = copy_of<xfrmu_spdinfo>(mnl_attr_get_payload(tb[XFRMA_SPD_INFO]));
+    if (const nlattr* a = tb.get(XFRMA_SPD_INFO, sizeof(xfrmu_spdinfo))) {
+        const auto counts = copy_of<xfrmu_spdinfo>(mnl_attr_get_payload(a));
         info.policies_in = counts.incnt;
         info.policies_out = counts.outcnt;
         info.policies_fwd = counts.fwdcnt;

@@ -142,6 +142,20 @@ TEST_CASE("a truncated SA message is an error, not a crash")
     CHECK_FALSE(parse_sa(nlh));
 }
 
+TEST_CASE("an attribute running past nlmsg_len into the padding is refused")
+{
+    // mnl_attr_parse() ends a message at nlmsg_len rounded up to 4; the
+    // fuzz target found that a read past the end of the buffer.
+    Request r = build_sa(XFRM_MSG_NEWSA, tunnel_sa());
+    REQUIRE(r.bytes().size() % 4 == 0);
+    std::vector<std::uint8_t> copy(r.bytes().begin(), r.bytes().end() - 3);
+    auto* nlh = reinterpret_cast<nlmsghdr*>(copy.data());
+    nlh->nlmsg_len = static_cast<std::uint32_t>(copy.size());
+    auto parsed = parse_sa(nlh);
+    REQUIRE_FALSE(parsed);
+    CHECK(parsed.error().message.find("malformed attributes") != std::string::npos);
+}
+
 TEST_CASE("describing an SA never shows its key")
 {
     SaEntry sa = tunnel_sa();
