@@ -12,8 +12,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <thread>
 #include <cstring>
 #include <optional>
 #include <vector>
@@ -192,26 +190,19 @@ Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal&
 Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, FileSnapshots* read_ahead)
 {
     const std::filesystem::path file = key_file(ref).file;
-    for (int attempt = 1;; ++attempt) {
+    return read_while_written<Secret>(kKeyReadAttempts, [&](FailedRead& after) {
         struct stat as_read{}, now{};
         auto key = read_key_once(t, ref, proposal, as_read, read_ahead);
         if (key || ::stat(file.c_str(), &now) != 0)
-            return key;
-        if (same_version(as_read, now)) { // as read: an error, unless its writer is still at work
-            if (!modified_lately(now))
-                return key;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            if (::stat(file.c_str(), &now) != 0 || same_version(as_read, now))
-                return key;
-        }
-        if (attempt == kKeyReadAttempts) {
-            Error changing = key.error();
-            changing.message += fmt::format(" (read {} times, changing each time: try again once the writer is done)",
-                                            kKeyReadAttempts);
-            return fail(std::move(changing));
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
-    }
+            return key; // a file gone keeps its error
+        after.as_read = same_version(as_read, now);
+        after.written_lately = modified_lately(now);
+        after.still_as_read = [&file, as_read] {
+            struct stat later{};
+            return ::stat(file.c_str(), &later) != 0 || same_version(as_read, later);
+        };
+        return key;
+    });
 }
 
 const Secret* KeyRing::find(const std::string& path) const

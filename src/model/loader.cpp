@@ -15,12 +15,10 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <regex>
-#include <thread>
 
 namespace xfrmctl::model {
 
@@ -256,25 +254,20 @@ Result<Definitions> load_once(const DefinitionSource* source)
 
 Result<Definitions> load_definitions(const std::filesystem::path& path)
 {
-    for (int attempt = 1;; ++attempt) {
-        auto source = DefinitionSource::open(path);
-        if (!source)
-            return fail(source.error());
+    std::optional<DefinitionSource> source;
+    return read_while_written<Definitions>(kReadAttempts, [&](FailedRead& after) -> Result<Definitions> {
+        auto opened = DefinitionSource::open(path);
+        if (!opened)
+            return fail(opened.error());
+        source.emplace(std::move(*opened));
         auto defs = load_once(&*source);
-        if (defs)
-            return defs;
-        if (defs.error().errnum != EAGAIN) { // an error, unless a writer was caught in the middle
-            if (!source->written_lately())
-                return defs;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50)); // such a writer is done by then
-            if (source->still_as_read())
-                return defs;
+        if (!defs) {
+            after.as_read = defs.error().errnum != EAGAIN; // else a writer was caught in the middle
+            after.written_lately = source->written_lately();
+            after.still_as_read = [&source] { return source->still_as_read(); };
         }
-        if (attempt == kReadAttempts)
-            return fail(fmt::format("{} (read {} times, changing each time: try again once the writer is done)",
-                                    defs.error().message, kReadAttempts));
-        std::this_thread::sleep_for(std::chrono::milliseconds(20 * attempt));
-    }
+        return defs;
+    });
 }
 
 } // namespace xfrmctl::model

@@ -27,6 +27,12 @@ bool modified_lately(const struct stat& st)
     return st.st_mtim.tv_sec >= now.tv_sec - 1;
 }
 
+Error changing_each_time(Error error, int tries)
+{
+    error.message += " (read " + std::to_string(tries) + " times, changing each time: try again once the writer is done)";
+    return error;
+}
+
 Result<std::string> read_to_end(int fd, std::size_t max_bytes, std::size_t size_hint)
 {
     // Read in place, sized by the hint: a growing string would touch twice
