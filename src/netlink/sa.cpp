@@ -39,12 +39,12 @@ bool SaAlgorithm::same_as(const SaAlgorithm& o, bool compare_keys) const
 
 namespace {
 
-std::optional<SaAlgorithm> clone_optional(const std::optional<SaAlgorithm>& a)
+Boxed<SaAlgorithm> clone_optional(const Boxed<SaAlgorithm>& a)
 {
-    return a ? std::optional(a->clone()) : std::nullopt;
+    return a ? Boxed(a->clone()) : Boxed<SaAlgorithm>();
 }
 
-bool same_optional(const std::optional<SaAlgorithm>& a, const std::optional<SaAlgorithm>& b, bool compare_keys)
+bool same_optional(const Boxed<SaAlgorithm>& a, const Boxed<SaAlgorithm>& b, bool compare_keys)
 {
     return a.has_value() == b.has_value() && (!a || a->same_as(*b, compare_keys));
 }

@@ -3,6 +3,7 @@
 
 #include "xfrmctl/netlink/message.hpp"
 #include "xfrmctl/netlink/xfrm.hpp"
+#include "xfrmctl/util/boxed.hpp"
 #include "xfrmctl/util/result.hpp"
 #include "xfrmctl/util/secret.hpp"
 
@@ -62,8 +63,10 @@ struct SaEntry {
     std::uint32_t reqid = 0;
     std::uint8_t flags = 0;
     std::uint32_t replay_window = 0;
-    std::optional<SaAlgorithm> aead, crypt, auth;
-    std::optional<SaAlgorithm> comp; // IPComp (RFC 3173): a name, no key
+    // On the heap: an SA has one or two of the four (the kernel's dump of
+    // 10,000 tunnels holds 20,000 SAs, and so does the desired state).
+    Boxed<SaAlgorithm> aead, crypt, auth;
+    Boxed<SaAlgorithm> comp; // IPComp (RFC 3173): a name, no key
     Limits limits;
     std::optional<Encapsulation> encap;
     std::uint32_t if_id = 0;

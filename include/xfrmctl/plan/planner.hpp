@@ -8,6 +8,7 @@
 #include "xfrmctl/plan/interfaces.hpp"
 #include "xfrmctl/state/key_history.hpp"
 #include "xfrmctl/state/ledger.hpp"
+#include "xfrmctl/util/boxed.hpp"
 
 #include <map>
 #include <set>
@@ -31,10 +32,12 @@ struct Change {
     // for its replacement); phase 2 breaks what is no longer wanted, only
     // once phase 1 of the same tunnel has fully succeeded.
     int phase = 1;
-    std::optional<netlink::SaEntry> sa;         // add: as desired; remove: as the kernel has it
-    std::optional<netlink::PolicyEntry> policy; // add, update: as desired; remove: as the kernel has it
-    std::optional<netlink::PolicyEntry> before; // update: as the kernel has it now, to undo
-    std::optional<netlink::LinkSpec> link;      // add: as desired; remove: as the kernel has it
+    // On the heap: a change holds one of them (a plan for 10,000 tunnels
+    // has some 50,000 changes).
+    Boxed<netlink::SaEntry> sa;         // add: as desired; remove: as the kernel has it
+    Boxed<netlink::PolicyEntry> policy; // add, update: as desired; remove: as the kernel has it
+    Boxed<netlink::PolicyEntry> before; // update: as the kernel has it now, to undo
+    Boxed<netlink::LinkSpec> link;      // add: as desired; remove: as the kernel has it
     std::string link_name;                      // address and route changes: on which link
     std::optional<Prefix> prefix;               // the address, or the route's destination
     std::string origin;                         // JSON path that asked for it, if any
