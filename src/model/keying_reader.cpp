@@ -209,7 +209,7 @@ Parsed<KeyRef> read_key_ref(const Origin& o, const json& v, const std::string& a
     if (file->empty())
         return o.fail(at + "/key_file", "the key file name is empty");
     std::filesystem::path path(*file);
-    return KeyRef{*spi, path.is_absolute() ? path : base_dir / path, *file, o.error(at, "").path};
+    return KeyRef{*spi, (path.is_absolute() ? path : base_dir / path).string(), *file, o.error(at, "").path};
 }
 
 // One direction's keys, `direction` ("outbound" or "inbound") of the object

@@ -24,7 +24,7 @@ constexpr off_t kMaxKeyFileSize = 4096;
 
 // A file that holds a secret, as a definition names it.
 struct SecretFile {
-    const std::filesystem::path& file;
+    const std::string& file;
     const std::string& written_as;
     std::string json_path; // of the field that names the file
     std::string_view what; // "key file", "PSK file", "private key"
@@ -70,7 +70,7 @@ Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
 std::optional<Result<Secret>> take_read_ahead(const Tunnel& t, const SecretFile& f, FileSnapshots* read_ahead,
                                               struct stat* as_read)
 {
-    auto node = read_ahead ? read_ahead->extract(f.file.string()) : FileSnapshots::node_type{};
+    auto node = read_ahead ? read_ahead->extract(f.file) : FileSnapshots::node_type{};
     if (node.empty())
         return std::nullopt;
     if (as_read)
@@ -189,7 +189,7 @@ Result<Secret> read_key_once(const Tunnel& t, const KeyRef& ref, const Proposal&
 // refused as such, as the definitions are (loader.cpp).
 Result<Secret> read_key_file(const Tunnel& t, const KeyRef& ref, const Proposal& proposal, FileSnapshots* read_ahead)
 {
-    const std::filesystem::path file = key_file(ref).file;
+    const std::string& file = ref.key_file;
     return read_while_written<Secret>(kKeyReadAttempts, [&](FailedRead& after) {
         struct stat as_read{}, now{};
         auto key = read_key_once(t, ref, proposal, as_read, read_ahead);
@@ -232,7 +232,7 @@ Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
 {
     const Ikev2& ike = *t.ikev2;
     const FileRef& ref = ike.psk_file ? *ike.psk_file : *ike.private_key;
-    SecretFile f{ref.file, ref.written_as, ref.path, ike.psk_file ? "PSK file" : "private key"};
+    SecretFile f{ref.file.native(), ref.written_as, ref.path, ike.psk_file ? "PSK file" : "private key"};
     auto raw = read_contents(t, f);
     if (!raw)
         return fail(raw.error());
@@ -277,7 +277,7 @@ std::vector<std::string> manual_key_files(const Definitions& defs)
     std::vector<std::string> files;
     for (const auto& t : defs.tunnels)
         if (t.present && !t.ikev2)
-            for_each_key(t, [&](const KeyRef& ref, Protocol, bool) { files.push_back(ref.key_file.string()); });
+            for_each_key(t, [&](const KeyRef& ref, Protocol, bool) { files.push_back(ref.key_file); });
     return files;
 }
 

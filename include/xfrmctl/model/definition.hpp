@@ -22,8 +22,11 @@ const char* protocol_name(Protocol protocol);
 // One SA's manual key: its SPI and where its key material lives.
 struct KeyRef {
     std::uint32_t spi = 0;
-    std::filesystem::path key_file; // absolute, or relative to the working directory
-    std::string written_as;         // the key_file string as the operator wrote it
+    // Absolute, or relative to the working directory. A string: a
+    // std::filesystem::path keeps a list of its components on the heap, and
+    // 10,000 tunnels name 20,000 key files or more.
+    std::string key_file;
+    std::string written_as; // the key_file string as the operator wrote it
     std::string path;               // JSON path of this {spi, key_file} object
 };
 
