@@ -7,6 +7,7 @@
 #include "xfrmctl/netlink/links.hpp"
 #include "xfrmctl/netlink/spd.hpp"
 #include "xfrmctl/netlink/xfrm.hpp"
+#include "xfrmctl/util/boxed.hpp"
 
 #include <cstdint>
 #include <filesystem>
@@ -32,8 +33,10 @@ struct KeyRef {
 
 // The SAs of one direction: an ESP one, an AH one, or both for ah+esp.
 struct DirectionKeys {
-    std::optional<KeyRef> esp;
-    std::optional<KeyRef> ah;
+    // On the heap: a tunnel uses one or both, and each key reference is
+    // 104 bytes.
+    Boxed<KeyRef> esp;
+    Boxed<KeyRef> ah;
     std::uint32_t first_spi() const { return esp ? esp->spi : ah ? ah->spi : 0; }
 };
 
@@ -139,7 +142,7 @@ struct Tunnel {
     const Proposal* esp_proposal = nullptr;
     const Proposal* ah_proposal = nullptr;
     std::vector<Generation> generations; // manual keys, oldest first; empty only with ikev2
-    std::optional<Ikev2> ikev2;          // keying.method "ikev2"
+    Boxed<Ikev2> ikev2;                  // keying.method "ikev2" (on the heap: 656 bytes most tunnels leave empty)
     std::uint32_t grace = 60;            // seconds an old generation's inbound SAs stay idle before xfrmd retires them
     std::uint32_t replay_window = 128;
     bool esn = false;

@@ -19,12 +19,6 @@ public:
     Boxed() = default;
     Boxed(std::nullopt_t) {}
     Boxed(T value) : value_(std::make_unique<T>(std::move(value))) {}
-    Boxed(const std::optional<T>& value)
-        requires std::copy_constructible<T>
-    {
-        if (value)
-            value_ = std::make_unique<T>(*value);
-    }
     Boxed(const Boxed& other)
         requires std::copy_constructible<T>
         : value_(other.value_ ? std::make_unique<T>(*other.value_) : nullptr)
