@@ -152,6 +152,17 @@ capture_stop() {
     wait "$(cat "$WORK/$1.pid")" 2>/dev/null || true
 }
 
+# capture_wait NAME FILTER N: until the running capture holds N packets
+# that match (at most 5 s). The growth check of capture_stop was not enough:
+# the CI's sanitizer run lost one ping's request and reply twice, with the
+# guest too busy to run tcpdump for a quarter of a second.
+capture_wait() {
+    for _ in $(seq 20); do
+        [ "$(capture_count "$1" "$2")" -ge "$3" ] && return 0
+        sleep 0.25
+    done
+}
+
 # capture_count NAME FILTER: packets in the capture that match a pcap filter.
 capture_count() { tcpdump -n -r "$WORK/$1.pcap" "$2" 2>/dev/null | wc -l; }
 capture_text() { tcpdump -n -v -r "$WORK/$1.pcap" 2>/dev/null; }
@@ -307,6 +318,7 @@ protected_ping() {
     esac
     capture_start protected
     ping_ok "$host" "$@"
+    capture_wait protected "$filter" 10
     capture_stop protected
     expect_eq "$(capture_count protected "$ECHO4")" 0 "no bare IPv4 echo on the wire"
     expect_eq "$(capture_count protected "$ECHO6")" 0 "no bare IPv6 echo on the wire"
