@@ -40,7 +40,8 @@ Parsed<void> check_sa_identities(const Tunnel& t, Registry& sas, Registry& key_f
             result = std::unexpected(Diagnostic{t.file, ref.path + "/spi",
                                                 fmt::format("SPI 0x{:08x} for {} to {} is already used by {}", ref.spi,
                                                             protocol_name(proto), daddr.str(), first->str())});
-        else if (auto other = key_files.claim(std::filesystem::path(ref.key_file).lexically_normal().string(), {t.file, ref.path + "/key_file"}))
+        else if (auto other = key_files.claim(std::filesystem::path(ref.key_file).lexically_normal().string(),
+                                              {t.file, ref.path + "/key_file"}))
             result = std::unexpected(Diagnostic{t.file, ref.path + "/key_file",
                                                 fmt::format("key file {} is already used by {}: every SA needs a key "
                                                             "of its own",

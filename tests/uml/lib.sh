@@ -154,8 +154,8 @@ capture_stop() {
 
 # capture_wait NAME FILTER N: until the running capture holds N packets
 # that match (at most 5 s). The growth check of capture_stop was not enough:
-# the CI's sanitizer run lost one ping's request and reply twice, with the
-# guest too busy to run tcpdump for a quarter of a second.
+# the CI's sanitizer run lost one ping's request and reply twice; our best
+# guess is a guest too busy to run tcpdump for a quarter of a second.
 capture_wait() {
     for _ in $(seq 20); do
         [ "$(capture_count "$1" "$2")" -ge "$3" ] && return 0

@@ -28,7 +28,7 @@ struct KeyRef {
     // 10,000 tunnels name 20,000 key files or more.
     std::string key_file;
     std::string written_as; // the key_file string as the operator wrote it
-    std::string path;               // JSON path of this {spi, key_file} object
+    std::string path;       // JSON path of this {spi, key_file} object
 };
 
 // The SAs of one direction: an ESP one, an AH one, or both for ah+esp.

@@ -38,9 +38,9 @@ struct Change {
     Boxed<netlink::PolicyEntry> policy; // add, update: as desired; remove: as the kernel has it
     Boxed<netlink::PolicyEntry> before; // update: as the kernel has it now, to undo
     Boxed<netlink::LinkSpec> link;      // add: as desired; remove: as the kernel has it
-    std::string link_name;                      // address and route changes: on which link
-    std::optional<Prefix> prefix;               // the address, or the route's destination
-    std::string origin;                         // JSON path that asked for it, if any
+    std::string link_name;              // address and route changes: on which link
+    std::optional<Prefix> prefix;       // the address, or the route's destination
+    std::string origin;                 // JSON path that asked for it, if any
     std::string reason;
     bool aead = false;           // add_sa: an AEAD key
     std::string key_fingerprint; // add_sa: in KeyHistory terms
