@@ -19,7 +19,7 @@ struct ControlLimits {
     std::size_t request_bytes = 64 * 1024;               // a longer request line is refused
     std::size_t response_bytes = std::size_t{64} << 20;  // a larger answer is replaced by an error
     std::chrono::milliseconds request_time{5000};        // from accept to the request's last byte
-    std::chrono::milliseconds response_time{10000};      // from the answer to its last byte out
+    std::chrono::milliseconds response_time{30000};      // from the answer to its last byte out
     std::size_t clients = 32;                            // served at once; others wait in the backlog
 };
 
