@@ -1,9 +1,9 @@
 // The clients of xfrmd's control socket, served from the daemon's one poll
 // loop without ever making it wait: every socket is non-blocking, each poll
-// round gives each client at most one recv() or send(), and at most one
-// request is handled per round, so that kernel events, the timer and a due
-// drift repair come between any two (see engine::ControlSession for the
-// buffers and deadlines).
+// round gives each client at most one recv() or send() (none of which
+// waits), and at most one request is handled per round, so that kernel
+// events, the timer and a due drift repair come between any two requests
+// (see engine::ControlSession for the buffers and deadlines).
 #pragma once
 
 #include "xfrmctl/engine/control_session.hpp"
