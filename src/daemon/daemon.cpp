@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <ctime>
+#include <span>
 
 namespace xfrmctl::daemon {
 
@@ -132,16 +133,19 @@ int Daemon::run()
 {
     notify("READY=1\nSTATUS=keeping the kernel in line with " + options_.definitions.string());
     journal_.info("ready: " + options_.definitions.string() + ", control socket " + options_.socket.string());
+    bool requests_waiting = false;
+    auto answer = [this](const std::string& line, bool root) { return this->answer(line, root); };
     while (!stopping_) {
-        std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0},
-                                   {events_.fd(), POLLIN, 0},   {listen_.get(), POLLIN, 0}};
+        std::vector<pollfd> fds = {{signals_.get(), POLLIN, 0}, {timer_.get(), POLLIN, 0}, {events_.fd(), POLLIN, 0}};
         std::size_t negotiator_at = fds.size();
         for (int fd : ike_.fds())
             fds.push_back({fd, POLLIN, 0});
         std::size_t probes_at = fds.size();
         for (int fd : health_.fds())
             fds.push_back({fd, POLLIN, 0});
-        if (::poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR)
+        std::size_t clients_at = fds.size();
+        clients_.add_fds(fds);
+        if (::poll(fds.data(), fds.size(), requests_waiting || due_ ? 0 : -1) < 0 && errno != EINTR)
             break;
         if (fds[2].revents)
             on_kernel_events();
@@ -152,17 +156,17 @@ int Daemon::run()
             if (::read(timer_.get(), &expirations, sizeof expirations) > 0)
                 tick();
         }
-        if (fds[3].revents)
-            on_control_connection();
+        clients_.serve(std::span(fds).subspan(clients_at), ControlClients::Clock::now());
         for (std::size_t i = negotiator_at; i < probes_at; ++i)
             if (fds[i].revents) {
                 ike_.on_readable(std::time(nullptr));
                 break;
             }
-        if (fds.size() > probes_at)
+        if (clients_at > probes_at)
             health_.collect_answers(std::time(nullptr));
-        if (due_ && !stopping_)
+        if (due_ && !stopping_) // a repair first, then at most one client's request
             reconcile(*due_);
+        requests_waiting = !stopping_ && clients_.answer_one(answer);
     }
     notify("STOPPING=1");
     hand_over_encap_sockets();

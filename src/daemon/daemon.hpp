@@ -6,6 +6,7 @@
 // for its whole life.
 #pragma once
 
+#include "control_clients.hpp"
 #include "health.hpp"
 #include "journal.hpp"
 #include "negotiator.hpp"
@@ -62,7 +63,7 @@ private:
 
     // daemon_control.cpp
     Status open_control_socket();
-    void on_control_connection();
+    engine::ControlResponse answer(const std::string& line, bool root);
     engine::ControlResponse handle(const engine::ControlRequest& request);
     engine::ControlResponse handle_apply(const engine::ControlRequest& request);
     engine::ControlResponse handle_down(const engine::ControlRequest& request);
@@ -83,7 +84,8 @@ private:
     netlink::Kernel kernel_;
     netlink::Links links_;
     netlink::XfrmSocket events_;
-    UniqueFd listen_, signals_, timer_;
+    UniqueFd signals_, timer_;
+    ControlClients clients_; // the control socket's
     std::optional<engine::Definitions> defs_;
     plan::KernelTraits traits_;
     HealthTracker health_;

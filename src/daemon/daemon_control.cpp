@@ -47,58 +47,23 @@ Status Daemon::open_control_socket()
     if (auto other = engine::ask_daemon(options_.socket, ping); other && *other)
         return fail("another xfrmd already listens on " + options_.socket.string());
     ::unlink(options_.socket.c_str()); // a stale socket of a daemon that died
-    listen_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    UniqueFd listening(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr = address_of(options_.socket);
-    if (!listen_ || ::bind(listen_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::chmod(options_.socket.c_str(), 0600) != 0 || ::listen(listen_.get(), 16) != 0)
+    if (!listening || ::bind(listening.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::chmod(options_.socket.c_str(), 0600) != 0 || ::listen(listening.get(), 64) != 0)
         return fail(Error::from_errno("cannot listen on " + options_.socket.string(), errno));
+    clients_.listen_on(std::move(listening));
     return {};
 }
 
-namespace {
-
-std::string read_request(int fd)
+// Only once the request is in (see ControlClients) is a peer that is not
+// root refused: a refusal must reach it.
+engine::ControlResponse Daemon::answer(const std::string& line, bool root)
 {
-    std::string text;
-    char buf[4096];
-    while (text.find('\n') == std::string::npos && text.size() < 65536) {
-        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-        if (n <= 0)
-            break;
-        text.append(buf, static_cast<std::size_t>(n));
-    }
-    return text.substr(0, text.find('\n'));
-}
-
-bool peer_is_root(int fd)
-{
-    ucred cred{};
-    socklen_t len = sizeof cred;
-    return ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid == 0;
-}
-
-} // namespace
-
-void Daemon::on_control_connection()
-{
-    for (;;) {
-        UniqueFd client(::accept4(listen_.get(), nullptr, nullptr, SOCK_CLOEXEC));
-        if (!client)
-            return;
-        timeval timeout{5, 0}; // a client that says nothing does not hold the daemon
-        setsockopt(client.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-        engine::ControlResponse response;
-        std::string line = read_request(client.get()); // first: a refusal must reach the client
-        if (!peer_is_root(client.get())) {
-            response = refuse("only root may control xfrmd");
-        } else if (auto request = engine::decode_request(line); !request) {
-            response = refuse(request.error().message);
-        } else {
-            response = handle(*request);
-        }
-        std::string text = engine::encode(response);
-        (void)::send(client.get(), text.data(), text.size(), MSG_NOSIGNAL);
-    }
+    if (!root)
+        return refuse("only root may control xfrmd");
+    auto request = engine::decode_request(line);
+    return request ? handle(*request) : refuse(request.error().message);
 }
 
 engine::ControlResponse Daemon::handle(const engine::ControlRequest& r)

@@ -1,6 +1,7 @@
 #include "targets.hpp"
 
 #include "xfrmctl/engine/control.hpp"
+#include "xfrmctl/engine/control_session.hpp"
 #include "xfrmctl/ikev2/alerts.hpp"
 #include "xfrmctl/ikev2/sa_list.hpp"
 #include "xfrmctl/ikev2/vici.hpp"
@@ -11,6 +12,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <stdexcept>
@@ -102,9 +104,33 @@ void netlink(Input data)
     (void)reader.feed(data);
 }
 
+// xfrmd's side of a connection, fed the bytes in pieces as recv() may
+// give them: it takes the text before the first newline as the request,
+// refuses only what is past the limit, and waits for more only while
+// neither came.
+void control_session(const std::string& bytes)
+{
+    engine::ControlLimits limits;
+    limits.request_bytes = 256;
+    engine::ControlSession::Clock::time_point now{};
+    engine::ControlSession session(now, limits);
+    for (std::size_t at = 0; at < bytes.size(); at += 7)
+        session.received(std::string_view(bytes).substr(at, 7), now);
+    std::size_t end = std::min(bytes.find('\n'), bytes.size());
+    using Phase = engine::ControlSession::Phase;
+    if (end > limits.request_bytes)
+        require(session.phase() == Phase::writing, "a request past the limit is not refused");
+    else if (end < bytes.size())
+        require(session.phase() == Phase::ready && session.request() == bytes.substr(0, end),
+                "a whole request is not taken as it came");
+    else
+        require(session.phase() == Phase::reading, "a request without its newline is not waited for");
+}
+
 void control(Input data)
 {
     std::string line = as_text(data);
+    control_session(line);
     if (auto request = engine::decode_request(line)) {
         std::string once = engine::encode(*request);
         auto again = engine::decode_request(once);
