@@ -30,8 +30,10 @@ description:
   - Key material is never logged, returned, or shown in a diff; key files
     appear only as their paths. xfrmctl itself never prints keys.
 version_added: 1.0.0
+# Ansible's form is "Name (@GitHub handle)"; the project has no handle yet,
+# and "(!UNKNOWN)" is the form validate-modules takes for an author without one.
 author:
-  - xfrmctl developers
+  - xfrmctl developers (!UNKNOWN)
 requirements:
   - xfrmctl on the managed host (see I(executable)); the module runs as root.
 options:
@@ -117,6 +119,7 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Nothing is written. The new definition is validated as in a real
@@ -124,6 +127,7 @@ attributes:
         the kernel would; when they would change, the task reports a change
         without running plan.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
       - The definition file before and after, and the list of key files
@@ -137,9 +141,11 @@ notes:
 seealso:
   - module: xfrmctl.ipsec.xfrm_status
   - name: xfrmctl.json(5)
-    description: The definition format (man/xfrmctl.json.5).
+    description: The definition format (man/xfrmctl.json.5 in the source tree).
+    link: man:xfrmctl.json(5)
   - name: xfrmctl(8)
-    description: The command (man/xfrmctl.8).
+    description: The command (man/xfrmctl.8 in the source tree).
+    link: man:xfrmctl(8)
 '''
 
 EXAMPLES = r'''
