@@ -48,6 +48,14 @@ options:
   executable:
     description: Path of the xfrmctl binary; by default C(xfrmctl) is looked up in the PATH.
     type: path
+  no_probe:
+    description:
+      - Do not ask this host's kernel what it supports (xfrmctl's
+        C(--no-probe)). Without it, status fails on a host whose kernel
+        cannot carry the definitions (a build host); with it, their tunnels
+        are reported, as C(down).
+    type: bool
+    default: false
 attributes:
   check_mode:
     description: Can run in check mode and return changed status prediction without modifying target.
