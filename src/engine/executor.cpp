@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 
 namespace xfrmctl::engine {
 
@@ -20,7 +21,7 @@ bool TunnelOutcome::changed() const { return std::find(done.begin(), done.end(),
 
 bool ApplyReport::changed() const
 {
-    return host_changed || std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.changed(); });
+    return host_changed() || std::any_of(tunnels.begin(), tunnels.end(), [](const auto& t) { return t.changed(); });
 }
 
 bool ApplyReport::failed() const
@@ -67,25 +68,28 @@ public:
     {
         for (const auto& t : plan.tunnels)
             report_.tunnels.push_back(TunnelOutcome{std::vector<bool>(t.changes.size(), false), {}});
+        for (const auto& t : plan.host.thresholds)
+            thresholds_.push_back(t.before);
     }
 
     Result<ApplyReport> run()
     {
         if (auto ok = write_ahead(); !ok)
             return fail(ok.error());
-        if (auto ok = set_thresholds(); !ok) // before the inserts, so they are hashed
-            return fail(ok.error());
+        move_thresholds(); // before the inserts, so they are hashed
         if (auto ok = run_xfrm(1); !ok)
             return fail(ok.error());
         run_interfaces(1);
         for (std::size_t t = 0; t < plan_.tunnels.size(); ++t)
             if (!report_.tunnels[t].error.empty())
                 roll_back(t);
+        move_thresholds(); // given back with the tunnels just undone
         run_interfaces(2);
         if (auto ok = run_xfrm(2); !ok)
             return fail(ok.error());
-        if (auto ok = set_default_policy(); !ok) // once everything it lets through is in place
-            return fail(ok.error());
+        if (default_policy_goes_in()) // once everything it lets through is in place
+            set_default_policy();
+        report_host_thresholds();
         record_outcome();
         if (auto ok = store_.save(); !ok)
             return fail(ok.error());
@@ -97,9 +101,11 @@ private:
     bool proceeding(std::size_t t) const { return active(t) && report_.tunnels[t].error.empty(); }
 
     Status write_ahead();
-    Status set_thresholds();
-    Status set_default_policy();
-    void host_request(netlink::Request request, const std::string& what);
+    void move_thresholds();
+    void report_host_thresholds();
+    bool default_policy_goes_in() const;
+    void set_default_policy();
+    bool host_request(netlink::Request request, const std::string& what);
     void claim(std::size_t t, const Change& c, state::OwnedTunnel& owned);
     void adopt(const TunnelPlan& tp, state::OwnedTunnel& owned);
     Status run_xfrm(int phase);
@@ -118,6 +124,7 @@ private:
     netlink::Links& links_;
     state::Store& store_;
     std::vector<std::vector<std::string>> recorded_; // key fingerprints first recorded in this run
+    std::vector<netlink::HashThresholds> thresholds_; // each of plan.host.thresholds as the kernel has it now
     ApplyReport report_;
 };
 
@@ -166,35 +173,78 @@ void Executor::claim(std::size_t t, const Change& c, state::OwnedTunnel& owned)
     }
 }
 
-void Executor::host_request(netlink::Request request, const std::string& what)
+bool Executor::host_request(netlink::Request request, const std::string& what)
 {
     auto acks = kernel_.execute(std::span(&request, 1));
     if (acks && (*acks)[0].ok())
-        report_.host_changed = true;
-    else if (report_.host_error.empty())
+        return true;
+    if (report_.host_error.empty())
         report_.host_error = "the kernel refused to set " + what + ": " + (acks ? (*acks)[0].describe() : acks.error().message);
+    return false;
 }
 
-Status Executor::set_thresholds()
+// The SPD hash thresholds that the tunnels still going in need: lowered
+// for them before their policies go in, given back by a tunnel that is
+// refused or whose changes are undone.
+void Executor::move_thresholds()
 {
-    for (const auto& t : plan_.host.thresholds)
-        host_request(netlink::build_hash_thresholds(t.family, t.after),
-                     fmt::format("the {} SPD hash thresholds", family_name(t.family)));
-    return {};
+    if (plan_.host.thresholds.empty())
+        return;
+    std::set<std::string> dropped;
+    for (std::size_t t = 0; t < plan_.tunnels.size(); ++t)
+        if (!proceeding(t))
+            dropped.insert(plan_.tunnels[t].name);
+    auto kept = [&](const std::string& name) { return !dropped.contains(name); };
+    for (std::size_t i = 0; i < plan_.host.thresholds.size(); ++i) {
+        const plan::ThresholdChange& change = plan_.host.thresholds[i];
+        netlink::HashThresholds want = change.needed_by(kept);
+        if (want != thresholds_[i] && host_request(netlink::build_hash_thresholds(change.family, want),
+                                                   fmt::format("the {} SPD hash thresholds", family_name(change.family))))
+            thresholds_[i] = want;
+    }
+}
+
+void Executor::report_host_thresholds()
+{
+    for (std::size_t i = 0; i < plan_.host.thresholds.size(); ++i)
+        if (const auto& change = plan_.host.thresholds[i]; thresholds_[i] != change.before)
+            report_.host.thresholds.push_back({change.family, change.before, thresholds_[i], {}});
+}
+
+// The default policy goes in with the tunnels, after the bypass policies it
+// lets through: not when the bypass policies' changes were undone, nor when
+// every tunnel with changes failed (the host is then left as it was; the
+// next apply sets it).
+bool Executor::default_policy_goes_in() const
+{
+    bool any = false, went_in = false;
+    for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
+        if (plan_.tunnels[t].changes.empty())
+            continue;
+        if (plan_.tunnels[t].name == plan::kHostTunnel) {
+            if (!proceeding(t))
+                return false;
+            continue;
+        }
+        any = true;
+        went_in |= proceeding(t);
+    }
+    return !any || went_in;
 }
 
 // The kernel's default policy; the one it had before we first set it is
 // kept in the ledger, and put back when the definitions stop asking.
-Status Executor::set_default_policy()
+void Executor::set_default_policy()
 {
     const plan::HostPlan& host = plan_.host;
     if (host.save_default)
         store_.ledger.save_default(host.default_before);
-    if (host.default_after)
-        host_request(netlink::build_default_set(*host.default_after), "the default policy");
+    if (host.default_after && host_request(netlink::build_default_set(*host.default_after), "the default policy")) {
+        report_.host.default_before = host.default_before;
+        report_.host.default_after = host.default_after;
+    }
     if (host.forget_default && report_.host_error.empty())
         store_.ledger.save_default(std::nullopt);
-    return {};
 }
 
 // One batch for every tunnel's SA and policy changes of this phase.

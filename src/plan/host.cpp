@@ -43,36 +43,44 @@ DesiredTunnel compile_host(const model::HostSettings& host)
 
 namespace {
 
-struct Needed {
-    std::uint8_t lbits = 255, rbits = 255;
-};
+// The thresholds a tunnel's policies need: {255, 255} for none.
+constexpr netlink::HashThresholds kNoNeed{255, 255};
+
+netlink::HashThresholds lowered(const netlink::HashThresholds& a, const netlink::HashThresholds& b)
+{
+    return {std::min(a.lbits, b.lbits), std::min(a.rbits, b.rbits)};
+}
 
 // xfrm_hash_rebuild(): for "out" the local side is the source, for "in" and
 // "fwd" the destination. Wildcards (/0) stay unhashed whatever is set.
-void need(Needed& n, const netlink::PolicyEntry& p)
+void need(netlink::HashThresholds& n, const netlink::PolicyEntry& p)
 {
     bool out = p.id.dir == netlink::Direction::out;
     const Prefix& local = out ? p.id.selector.src : p.id.selector.dst;
     const Prefix& remote = out ? p.id.selector.dst : p.id.selector.src;
     if (local.length == 0 || remote.length == 0)
         return;
-    n.lbits = std::min(n.lbits, local.length);
-    n.rbits = std::min(n.rbits, remote.length);
+    n = lowered(n, {local.length, remote.length});
 }
 
+// Each tunnel's need is kept apart, so that the thresholds can follow the
+// tunnels that went in (ThresholdChange::needed_by).
 void plan_thresholds(HostPlan& plan, const std::vector<DesiredTunnel>& desired, const netlink::SpdInfo& spd)
 {
-    Needed v4, v6;
-    for (const auto& d : desired)
+    ThresholdChange v4{AF_INET, spd.ipv4, spd.ipv4, {}}, v6{AF_INET6, spd.ipv6, spd.ipv6, {}};
+    for (const auto& d : desired) {
+        netlink::HashThresholds n4 = kNoNeed, n6 = kNoNeed;
         for (const auto& p : d.policies)
-            need(p.entry.id.selector.family() == AF_INET ? v4 : v6, p.entry);
-    for (auto [family, n, have] : {std::tuple{std::uint16_t{AF_INET}, v4, spd.ipv4}, {std::uint16_t{AF_INET6}, v6, spd.ipv6}}) {
-        if (n.lbits == 255)
-            continue;
-        netlink::HashThresholds want{std::min(have.lbits, n.lbits), std::min(have.rbits, n.rbits)};
-        if (want != have)
-            plan.thresholds.push_back({family, have, want});
+            need(p.entry.id.selector.family() == AF_INET ? n4 : n6, p.entry);
+        for (auto [change, n] : {std::pair{&v4, n4}, {&v6, n6}})
+            if (auto want = lowered(change->before, n); want != change->before) {
+                change->needs.push_back({d.name, want});
+                change->after = lowered(change->after, want);
+            }
     }
+    for (ThresholdChange* change : {&v4, &v6})
+        if (change->after != change->before)
+            plan.thresholds.push_back(std::move(*change));
 }
 
 void plan_default(HostPlan& plan, const std::optional<model::HostSettings>& host, const netlink::Tables& kernel,
@@ -104,6 +112,15 @@ void plan_default(HostPlan& plan, const std::optional<model::HostSettings>& host
 }
 
 } // namespace
+
+netlink::HashThresholds ThresholdChange::needed_by(const std::function<bool(const std::string&)>& kept) const
+{
+    netlink::HashThresholds want = before;
+    for (const auto& n : needs)
+        if (kept(n.tunnel))
+            want = lowered(want, n.thresholds);
+    return want;
+}
 
 HostPlan plan_host(const std::optional<model::HostSettings>& host, const std::vector<DesiredTunnel>& desired,
                    const netlink::Tables& kernel, const state::Ledger& ledger)

@@ -62,10 +62,13 @@ std::vector<std::string> host_lines(const plan::HostPlan& host)
     return lines;
 }
 
-bool host_shown(const plan::Plan& plan, const engine::ApplyReport* report)
+// The host settings to show: as planned, or as they were changed.
+const plan::HostPlan& host_of(const plan::Plan& plan, const engine::ApplyReport* report)
 {
-    return plan.host.changes() && (!report || report->host_changed);
+    return report ? report->host : plan.host;
 }
+
+bool host_shown(const plan::Plan& plan, const engine::ApplyReport* report) { return host_of(plan, report).changes(); }
 
 Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
 {
@@ -84,7 +87,7 @@ Counts count(const plan::Plan& plan, const engine::ApplyReport* report)
     }
     if (host_shown(plan, report)) {
         n.host = true;
-        n.update += static_cast<int>(host_lines(plan.host).size());
+        n.update += static_cast<int>(host_lines(host_of(plan, report)).size());
     }
     return n;
 }
@@ -105,7 +108,7 @@ void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyRe
     }
     if (host_shown(plan, report)) {
         out << "host\n";
-        for (const auto& line : host_lines(plan.host))
+        for (const auto& line : host_lines(host_of(plan, report)))
             out << "  ~ " << line << "\n";
     }
     Counts n = count(plan, report);
@@ -173,7 +176,7 @@ nlohmann::json plan_json(const plan::Plan& plan, const engine::ApplyReport* repo
             tunnels.back()["errors"] = errors;
     }
     if (host_shown(plan, report))
-        for (const auto& line : host_lines(plan.host))
+        for (const auto& line : host_lines(host_of(plan, report)))
             changes.push_back({{"tunnel", nullptr}, {"action", "update"}, {"object", "host"}, {"entry", line}, {"reason", "host settings"}});
     return {{"changed", !changes.empty()},
             {"changes", changes},

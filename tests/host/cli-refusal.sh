@@ -68,3 +68,35 @@ setpriv --bounding-set=-sys_admin --inh-caps=-sys_admin "$XFRMCTL" capabilities 
     fail "capabilities without CAP_SYS_ADMIN: $(cat "$work/caps.less")"
 cmp -s "$work/caps.root" "$work/caps.less" || fail "capabilities differ without CAP_SYS_ADMIN"
 pass "capabilities are probed the same without CAP_SYS_ADMIN"
+
+# Host settings go with the tunnels (xfrmctl(8), Host settings): when every
+# tunnel fails, the SPD hash thresholds are given back and the default
+# policy is not set, and the apply says changed: false. Bypass policies are
+# a unit of their own: the thresholds they need stay, with them.
+thresholds() { ip -s -s xfrm policy count | sed -n 's/.*SPD IPv4 thresholds: local \([0-9]*\) remote \([0-9]*\).*/\1\/\2/p'; }
+default_in() { ip xfrm policy getdefault | awk '$1 == "in:" { print $2 }'; }
+host_apply() { # EXPECTED_CHANGED EXPECTED_THRESHOLDS WHAT
+    set +e
+    "$XFRMCTL" -c "$work/host" --state-dir "$work/host-state" --no-probe --json apply > "$work/out" 2> "$work/err"
+    local rc=$?
+    set -e
+    [ "$rc" = 1 ] || fail "$3: exit $rc, expected 1 (the tunnel fails): $(cat "$work/err")"
+    [ "$(jq .changed "$work/out")" = "$1" ] || fail "$3: changed is $(jq .changed "$work/out"), expected $1: $(cat "$work/out")"
+    [ "$(thresholds)" = "$2" ] || fail "$3: SPD IPv4 hash thresholds $(thresholds), expected $2"
+    [ "$(default_in)" = accept ] || fail "$3: the default policy was set although every tunnel failed"
+    if jq -e '.changes[] | select(.object == "host") | .entry | test("32/32 -> 24/24")' "$work/out" > /dev/null; then
+        fail "$3: reports the thresholds the failed tunnel needed: $(cat "$work/out")"
+    fi
+    pass "$3: changed $1, thresholds $2, default policy accept"
+}
+[ "$(thresholds)" = 32/32 ] && [ "$(default_in)" = accept ] || fail "the namespace does not start at 32/32 and accept"
+mkdir -p "$work/host"
+cp "$defs" "$work/host/west.json"
+cp -r "$work/site-to-site/keys" "$work/host/keys"
+echo '{"version": 1, "host": {"default_policy": {"in": "block", "fwd": "block", "out": "accept"}}}' > "$work/host/host.json"
+host_apply false 32/32 "every tunnel fails"
+echo '{"version": 1, "host": {"default_policy": "block", "bypass": [{"local": "192.0.2.1/32", "remote": "10.9.0.0/16"}]}}' \
+    > "$work/host/host.json"
+host_apply true 32/16 "every tunnel fails, the bypass policies go in"
+[ "$(ip xfrm policy list | grep -c '10.9.0.0/16')" = 3 ] || fail "the bypass policies are not in: $(ip xfrm policy list)"
+pass "the bypass policies stay in (out, in, fwd)"

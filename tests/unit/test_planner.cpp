@@ -361,21 +361,46 @@ TEST_CASE("automatic priorities put narrower selectors first")
     CHECK(automatic_priority(host6) < automatic_priority(with_port));
 }
 
+// The host's plan for these tunnels, against a kernel whose SPD is `spd`.
+HostPlan host_plan_for(const std::vector<model::Tunnel>& tunnels, const netlink::SpdInfo& spd = {})
+{
+    std::vector<DesiredTunnel> desired;
+    for (std::size_t i = 0; i < tunnels.size(); ++i) {
+        auto keys = keys_for(tunnels[i], static_cast<std::uint8_t>(2 * i + 1));
+        desired.push_back(compile_tunnel(tunnels[i], static_cast<std::uint32_t>(77 + i), {.keys = &keys}));
+    }
+    netlink::Tables kernel;
+    kernel.defaults = netlink::DefaultPolicy{};
+    kernel.spd = spd;
+    return plan_host(std::nullopt, desired, kernel, state::Ledger{});
+}
+
 TEST_CASE("host: thresholds are lowered to the narrowest wanted prefixes, never raised")
 {
     auto t = tunnel("a", 0x1000); // 10.1.x.0/24 <-> 10.2.0.0/24
-    auto keys = keys_for(t, 1);
-    std::vector<DesiredTunnel> desired;
-    desired.push_back(compile_tunnel(t, 77, {.keys = &keys}));
-    netlink::Tables kernel;
-    kernel.defaults = netlink::DefaultPolicy{};
-    state::Ledger ledger;
-    HostPlan h = plan_host(std::nullopt, desired, kernel, ledger);
+    HostPlan h = host_plan_for({t});
     REQUIRE(h.thresholds.size() == 1);
     CHECK(h.thresholds[0].family == AF_INET);
     CHECK(h.thresholds[0].after == netlink::HashThresholds{24, 24});
-    kernel.spd.ipv4 = {16, 8};
-    CHECK(plan_host(std::nullopt, desired, kernel, ledger).thresholds.empty());
+    netlink::SpdInfo lower;
+    lower.ipv4 = {16, 8};
+    CHECK(host_plan_for({t}, lower).thresholds.empty());
+}
+
+TEST_CASE("host: the thresholds follow the tunnels that need them, and only those")
+{
+    auto narrow = tunnel("narrow", 0x1000); // 10.1.x.0/24 <-> 10.2.0.0/24
+    auto wide = tunnel("wide", 0x2000);
+    wide.local.subnets = {*Prefix::parse("10.3.0.0/16")};
+    wide.remote.subnets = {*Prefix::parse("10.4.0.0/20")};
+    HostPlan h = host_plan_for({narrow, wide});
+    REQUIRE(h.thresholds.size() == 1);
+    const ThresholdChange& v4 = h.thresholds[0];
+    CHECK(v4.after == netlink::HashThresholds{16, 20});
+    REQUIRE(v4.needs.size() == 2);
+    CHECK(v4.needed_by([](const std::string&) { return true; }) == v4.after);
+    CHECK(v4.needed_by([](const std::string& name) { return name == "narrow"; }) == netlink::HashThresholds{24, 24});
+    CHECK(v4.needed_by([](const std::string&) { return false; }) == v4.before);
 }
 
 TEST_CASE("host: a default policy is set, its predecessor kept, and put back when no longer asked")

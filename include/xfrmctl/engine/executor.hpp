@@ -19,8 +19,9 @@ struct TunnelOutcome {
 
 struct ApplyReport {
     std::vector<TunnelOutcome> tunnels; // in the order of plan.tunnels
-    bool host_changed = false;
+    plan::HostPlan host;                // the host settings as they were changed
     std::string host_error;
+    bool host_changed() const { return host.changes(); }
     bool changed() const;
     bool failed() const;
 };
@@ -29,7 +30,9 @@ struct ApplyReport {
 // part of which the kernel refuses is undone on its own, with the kernel's
 // reason, and the others are unaffected; the second phase (removals) runs
 // only for the tunnels whose first phase went in whole. Blocked tunnels are
-// left as they are. The ledger records what is owned before the kernel is
+// left as they are. Host settings go with the tunnels (see plan::HostPlan):
+// an apply in which every tunnel failed leaves the host as it was. The
+// ledger records what is owned before the kernel is
 // written (so a crash never leaves an owned entry unrecorded) and after.
 Result<ApplyReport> execute(const plan::Plan& plan, netlink::Kernel& kernel, netlink::Links& links, state::Store& store);
 

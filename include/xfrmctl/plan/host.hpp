@@ -8,6 +8,7 @@
 #include "xfrmctl/plan/desired.hpp"
 #include "xfrmctl/state/ledger.hpp"
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,14 +20,32 @@ inline constexpr const char* kHostTunnel = "@host";
 
 DesiredTunnel compile_host(const model::HostSettings& host);
 
+// How far one tunnel (or the bypass policies, kHostTunnel) lowers a
+// family's thresholds.
+struct ThresholdNeed {
+    std::string tunnel;
+    netlink::HashThresholds thresholds;
+};
+
 struct ThresholdChange {
     std::uint16_t family;
     netlink::HashThresholds before, after;
+    // The thresholds go in and out with the tunnels that need them: each
+    // tunnel whose policies need them lower than `before`.
+    std::vector<ThresholdNeed> needs;
+
+    // The thresholds that the tunnels `kept` says are kept need: `before`
+    // where none of them needs them lower.
+    netlink::HashThresholds needed_by(const std::function<bool(const std::string&)>& kept) const;
 };
 
 struct HostPlan {
-    std::vector<ThresholdChange> thresholds; // applied before anything else
-    std::optional<netlink::DefaultPolicy> default_before, default_after; // applied after everything else
+    // Host settings go with the tunnels: the thresholds are lowered before
+    // the tunnels' policies go in, and given back with a tunnel whose
+    // changes are undone; the default policy is set after everything else,
+    // and not at all when every tunnel with changes failed.
+    std::vector<ThresholdChange> thresholds;
+    std::optional<netlink::DefaultPolicy> default_before, default_after;
     bool save_default = false;   // remember default_before in the ledger, to restore it one day
     bool forget_default = false; // the saved one was restored
     std::vector<std::string> errors;

@@ -21,8 +21,10 @@ description:
     C(ansible.builtin.assert).
   - The result is also set as the fact C(xfrmctl_tunnels).
 version_added: 1.0.0
+# Ansible's form is "Name (@GitHub handle)"; the project has no handle yet,
+# and "(!UNKNOWN)" is the form validate-modules takes for an author without one.
 author:
-  - xfrmctl developers
+  - xfrmctl developers (!UNKNOWN)
 requirements:
   - xfrmctl on the managed host; the module runs as root.
 options:
@@ -46,16 +48,29 @@ options:
   executable:
     description: Path of the xfrmctl binary; by default C(xfrmctl) is looked up in the PATH.
     type: path
+  no_probe:
+    description:
+      - Do not ask this host's kernel what it supports (xfrmctl's
+        C(--no-probe)). Without it, status fails on a host whose kernel
+        cannot carry the definitions (a build host); with it, their tunnels
+        are reported, as C(down).
+    type: bool
+    default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details: The module only reads; it runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: none
 notes:
   - Key files are not read.
 seealso:
   - module: xfrmctl.ipsec.xfrm_tunnel
+  - name: xfrmctl(8)
+    description: The command, its status output and exit statuses (man/xfrmctl.8 in the source tree).
+    link: man:xfrmctl(8)
 '''
 
 EXAMPLES = r'''

@@ -30,8 +30,10 @@ description:
   - Key material is never logged, returned, or shown in a diff; key files
     appear only as their paths. xfrmctl itself never prints keys.
 version_added: 1.0.0
+# Ansible's form is "Name (@GitHub handle)"; the project has no handle yet,
+# and "(!UNKNOWN)" is the form validate-modules takes for an author without one.
 author:
-  - xfrmctl developers
+  - xfrmctl developers (!UNKNOWN)
 requirements:
   - xfrmctl on the managed host (see I(executable)); the module runs as root.
 options:
@@ -107,7 +109,8 @@ options:
       - Run C(xfrmctl apply) after writing the files (and, in check mode,
         C(xfrmctl plan) to tell whether the kernel would change).
       - With C(false) only the files are managed (validated all the same);
-        the kernel is not touched.
+        the kernel is not touched. With I(no_probe) too, the definitions may
+        be meant for a kernel other than this host's.
     type: bool
     default: true
   executable:
@@ -115,8 +118,23 @@ options:
       - Path of the xfrmctl binary; by default C(xfrmctl) is looked up in the
         PATH.
     type: path
+  no_probe:
+    description:
+      - Do not ask this host's kernel what it supports (xfrmctl's
+        C(--no-probe), on every xfrmctl command the task runs), for
+        definitions meant for another kernel, for example written on a build
+        host or into an image with I(apply=false).
+      - Without it, a definition that is valid but needs what this host's
+        kernel lacks (an algorithm, ESP itself, XFRM interfaces) is refused,
+        and the message says it is this host's kernel, not the definition.
+        With it, validation checks the definitions and key files alone; an
+        apply then sends them to the kernel as they are, and the kernel's own
+        refusals are reported tunnel by tunnel.
+    type: bool
+    default: false
 attributes:
   check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
     support: full
     details:
       - Nothing is written. The new definition is validated as in a real
@@ -124,6 +142,7 @@ attributes:
         the kernel would; when they would change, the task reports a change
         without running plan.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode), when in diff mode.
     support: full
     details:
       - The definition file before and after, and the list of key files
@@ -137,9 +156,11 @@ notes:
 seealso:
   - module: xfrmctl.ipsec.xfrm_status
   - name: xfrmctl.json(5)
-    description: The definition format (man/xfrmctl.json.5).
+    description: The definition format (man/xfrmctl.json.5 in the source tree).
+    link: man:xfrmctl.json(5)
   - name: xfrmctl(8)
-    description: The command (man/xfrmctl.8).
+    description: The command (man/xfrmctl.8 in the source tree).
+    link: man:xfrmctl(8)
 '''
 
 EXAMPLES = r'''
@@ -194,6 +215,15 @@ EXAMPLES = r'''
     keys: "{{ branch_b_keys }}"
     apply: false
   notify: reload xfrmd
+
+- name: Into an image, on a build host whose kernel has no ESP
+  xfrmctl.ipsec.xfrm_tunnel:
+    name: branch-b
+    definition: "{{ branch_b }}"
+    keys: "{{ branch_b_keys }}"
+    config_dir: /srv/image/etc/xfrmctl/tunnels.d
+    apply: false
+    no_probe: true
 '''
 
 RETURN = r'''
@@ -257,7 +287,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.xfrmctl.ipsec.plugins.module_utils.xfrmctl import (
-    COMMON_ARGS, run_json, error_text)
+    COMMON_ARGS, run_json, error_text, validate)
 
 NAME_RE = re.compile(r'^[a-z0-9][a-z0-9._-]{0,47}$')
 KEY_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$')
@@ -360,6 +390,15 @@ def existing_key_files(keys_dir):
         return []
 
 
+def refusal_message(message, kernel, what, outcome):
+    """A refusal of xfrmctl validate: of WHAT itself, or (kernel) of this
+    host's kernel, which cannot carry WHAT although it is valid."""
+    if kernel:
+        return ('this host\'s kernel cannot carry %s, which is valid (%s): %s; no_probe=true writes '
+                'definitions meant for another kernel without asking this one' % (what, outcome, message))
+    return 'xfrmctl validate refused %s (%s): %s' % (what, outcome, message)
+
+
 class Tunnel(object):
     def __init__(self, module):
         self.module = module
@@ -423,10 +462,10 @@ class Tunnel(object):
                                        relative_base=self.config_dir)
         staged_file = os.path.join(self.staging, self.name + '.json')
         write_atomic(staged_file, render(self.name, staged_def), 0o600)
-        rc, doc, out, err = run_json(self.module, ['validate'], config=staged_file)
-        if rc != 0:
-            self.fail('xfrmctl validate refused the definition (nothing was changed): %s'
-                      % self.unstage(error_text(doc, out, err)))
+        refusal = validate(self.module, config=staged_file)
+        if refusal:
+            self.fail(refusal_message(self.unstage(refusal[0]), refusal[1], 'the definition',
+                                      'nothing was changed'))
         self.cleanup()
 
         # What would change.
@@ -452,12 +491,12 @@ class Tunnel(object):
         if files_changed:
             self.write_files(text, old_text, def_changed, keys, final_paths, key_changes, stale)
             # The whole directory: clashes with other files (a name or SPI twice).
-            rc, doc, out, err = run_json(self.module, ['validate'])
-            if rc != 0:
+            refusal = validate(self.module)
+            if refusal:
                 self.rollback()
-                self.fail('xfrmctl validate refused %s together with the other definitions '
-                          '(the previous files were put back): %s'
-                          % (self.config_dir, error_text(doc, out, err)), changed=False, files_changed=False)
+                self.fail(refusal_message(refusal[0], refusal[1], '%s together with the other definitions'
+                                          % self.config_dir, 'the previous files were put back'),
+                          changed=False, files_changed=False)
         self.result['changed'] = files_changed
         if p['apply']:
             self.apply()
