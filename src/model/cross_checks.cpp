@@ -43,9 +43,9 @@ Parsed<void> check_sa_identities(const Tunnel& t, Registry& sas, Registry& key_f
         else if (auto other = key_files.claim(std::filesystem::path(ref.key_file).lexically_normal().string(),
                                               {t.file, ref.path + "/key_file"}))
             result = std::unexpected(Diagnostic{t.file, ref.path + "/key_file",
-                                                fmt::format("key file {} is already used by {}: every SA needs a key "
-                                                            "of its own",
-                                                            ref.written_as, other->str())});
+                                                fmt::format("this key file is already used by {}: every SA needs a "
+                                                            "key of its own",
+                                                            other->str())});
     });
     return result;
 }

@@ -129,3 +129,43 @@ TEST_CASE("-c given a key or PSK file: the message has line and column, not the 
             CHECK_FALSE(contains(m, part));
     }
 }
+
+TEST_CASE("a key, PSK or private key pasted where its file name goes is never repeated")
+{
+    ScratchDir dir;
+    const std::string key = "c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00c0ffee00";
+    dir.write("k/out", std::string(72, 'a') + "\n");
+    std::string manual = kGoodTunnel;
+    manual.replace(manual.find("k/in"), 4, key);
+    auto absent = engine::load(dir.write("m.json", R"({"version": 1, "tunnels": {"t": )" + manual + "}}"));
+    REQUIRE_FALSE(absent);
+    CAPTURE(absent.error().message);
+    CHECK(contains(absent.error().message, "/tunnels/t/keying/inbound/key_file: key file: No such file"));
+    CHECK_FALSE(contains(absent.error().message, "c0ffee"));
+
+    std::string spi = kGoodTunnel;
+    spi.replace(spi.find("0x10000a02"), 10, key);
+    auto not_spi = engine::load(dir.write("s.json", R"({"version": 1, "tunnels": {"t": )" + spi + "}}"));
+    REQUIRE_FALSE(not_spi);
+    CHECK(contains(not_spi.error().message, "/tunnels/t/keying/inbound/spi: this string is not an SPI"));
+    CHECK_FALSE(contains(not_spi.error().message, "c0ffee"));
+
+    for (const char* field : {"psk_file", "private_key"}) {
+        dir.write("c.crt", "not secret");
+        auto ikev2 = engine::load(dir.write("i.json", fmt::format(R"({{"version": 1, "tunnels": {{"t": {{
+            "local": {{"address": "192.0.2.1"}}, "remote": {{"address": "192.0.2.2"}},
+            "keying": {{"method": "ikev2", "{}": "correct horse battery staple 2026"{}}}}}}}}})",
+                                                                  field, std::string(field) == "psk_file" ? "" :
+                                                                  R"(, "certificate": "c.crt", "ca": "c.crt", "remote_id": "CN=east")")));
+        REQUIRE_FALSE(ikev2);
+        CAPTURE(ikev2.error().message);
+        CHECK(contains(ikev2.error().message, std::string("/tunnels/t/keying/") + field + ": "));
+        CHECK_FALSE(contains(ikev2.error().message, "horse"));
+    }
+    auto wrong_type = engine::load(dir.write("w.json", R"({"version": 1, "tunnels": {"t": {
+        "local": {"address": "192.0.2.1"}, "remote": {"address": "192.0.2.2"},
+        "keying": {"method": "ikev2", "psk_file": ["correct horse battery staple 2026"]}}}})"));
+    REQUIRE_FALSE(wrong_type);
+    CHECK(contains(wrong_type.error().message, "/tunnels/t/keying/psk_file: expected a file name (a string), got an array"));
+    CHECK_FALSE(contains(wrong_type.error().message, "horse"));
+}
