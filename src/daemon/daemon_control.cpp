@@ -114,8 +114,10 @@ engine::ControlResponse Daemon::handle(const engine::ControlRequest& r)
     if (r.command == "status")
         return handle_status(r);
     if (r.command == "reload") {
+        // Refused definitions change nothing, tunnels held down included.
+        if (auto ok = reload("xfrmctl reload"); !ok)
+            return refuse(ok.error().message + " (xfrmd keeps its last good definitions)");
         held_down_.clear();
-        reload("xfrmctl reload");
         reconcile("xfrmctl reload");
         return {0, "reloaded " + options_.definitions.string() + "\n", ""};
     }
