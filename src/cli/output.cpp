@@ -22,6 +22,13 @@ int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra)
 
 void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << message << "\n"; }
 
+std::vector<model::Warning> definition_warnings(const model::Definitions& defs)
+{
+    auto links = netlink::Links::open();
+    auto addresses = links ? links->all_addresses() : Result<std::vector<Prefix>>(fail(links.error()));
+    return model::definition_warnings(defs, addresses ? &*addresses : nullptr); // unknown: not checked
+}
+
 Result<Local> open_local(const GlobalOptions& g, bool for_writing)
 {
     auto store = for_writing ? state::Store::open_for_writing(g.state_dir) : state::Store::open_for_reading(g.state_dir);
