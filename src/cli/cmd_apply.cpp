@@ -1,7 +1,6 @@
 #include "context.hpp"
 #include "xfrmctl/report/render.hpp"
 
-#include <algorithm>
 #include <ctime>
 #include <iostream>
 
@@ -18,19 +17,6 @@ void warn_negotiated(const model::Definitions& defs)
             std::cerr << "xfrmctl: warning: tunnel " << t.name
                       << ": ikev2 keys are negotiated by xfrmd, which is not running: its traffic is dropped until "
                          "xfrmd starts\n";
-}
-
-// Each with its tunnel's plan, so that it is printed and in --json as the
-// planner's own warnings are.
-void add_definition_warnings(const model::Definitions& defs, plan::Plan& plan)
-{
-    for (auto& w : definition_warnings(defs)) {
-        auto tp = std::ranges::find(plan.tunnels, w.tunnel, &plan::TunnelPlan::name);
-        if (tp != plan.tunnels.end())
-            tp->warnings.push_back(w.what.path + ": " + w.what.message);
-        else
-            warn(w.what.str());
-    }
 }
 
 } // namespace
@@ -52,7 +38,7 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
     auto outcome = engine::apply(*defs, writer, *traits, static_cast<std::int64_t>(std::time(nullptr)), check);
     if (!outcome)
         return report_error(g, outcome.error());
-    add_definition_warnings(defs->tunnels, outcome->plan);
+    engine::add_definition_warnings(outcome->plan, engine::definition_warnings(defs->tunnels, &local->links));
     if (!check) {
         reconcile_encap(g, defs->tunnels, local->store.ledger);
         warn_negotiated(defs->tunnels);

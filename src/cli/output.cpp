@@ -25,8 +25,7 @@ void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << mes
 std::vector<model::Warning> definition_warnings(const model::Definitions& defs)
 {
     auto links = netlink::Links::open();
-    auto addresses = links ? links->all_addresses() : Result<std::vector<Prefix>>(fail(links.error()));
-    return model::definition_warnings(defs, addresses ? &*addresses : nullptr); // unknown: not checked
+    return engine::definition_warnings(defs, links ? &*links : nullptr);
 }
 
 Result<Local> open_local(const GlobalOptions& g, bool for_writing)

@@ -142,6 +142,9 @@ engine::ControlResponse Daemon::handle_apply(const engine::ControlRequest& r)
     auto outcome = engine::apply(r.check ? *fresh : *defs_, w, traits, std::time(nullptr), r.check);
     if (!outcome)
         return refuse(outcome.error().message);
+    // Asked for by the operator, so the addresses are checked too.
+    engine::add_definition_warnings(outcome->plan,
+                                    engine::definition_warnings(r.check ? fresh->tunnels : defs_->tunnels, &links_));
     if (!r.check) {
         note_outcome(*outcome, "xfrmctl apply");
         hold_encap_sockets();

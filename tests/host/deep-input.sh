@@ -66,6 +66,11 @@ done
 xctl --json status > "$work/status" || true
 grep -q '"west-east"' "$work/status" || fail "xfrmd does not show west-east: $(cat "$work/status")"
 pass "xfrmd runs with west-east (down: this kernel has no ESP)"
+# plan through xfrmd warns as xfrmctl's own does (192.0.2.1 is not here)
+xctl --json plan > "$work/plan" 2> /dev/null || true
+jq -e --arg w "$live: /tunnels/west-east/local/address: 192.0.2.1 is not an address of this host" \
+    '.warnings | any(startswith($w))' "$work/plan" > /dev/null || fail "plan through xfrmd: no warning: $(cat "$work/plan")"
+pass "plan through xfrmd warns that the local address is not here"
 
 alive() { # WHAT
     kill -0 "$xfrmd_pid" 2>/dev/null || fail "xfrmd died after $1: $(tail -3 "$work/xfrmd.log")"
