@@ -38,6 +38,7 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
     auto outcome = engine::apply(*defs, writer, *traits, static_cast<std::int64_t>(std::time(nullptr)), check);
     if (!outcome)
         return report_error(g, outcome.error());
+    engine::add_definition_warnings(outcome->plan, engine::definition_warnings(defs->tunnels, &local->links));
     if (!check) {
         reconcile_encap(g, defs->tunnels, local->store.ledger);
         warn_negotiated(defs->tunnels);

@@ -15,8 +15,15 @@ int run_validate(const GlobalOptions& g)
     std::size_t present = 0;
     for (const auto& t : defs->tunnels.tunnels)
         present += t.present;
+    std::vector<std::string> warnings;
+    for (const auto& w : definition_warnings(defs->tunnels))
+        warnings.push_back(w.what.str());
+    for (const auto& w : warnings)
+        warn(w);
     if (g.json)
-        std::cout << nlohmann::json{{"valid", true}, {"tunnels", present}, {"keys", defs->keys.size()}}.dump(2) << "\n";
+        std::cout << nlohmann::json{{"valid", true}, {"tunnels", present}, {"keys", defs->keys.size()}, {"warnings", warnings}}
+                         .dump(2)
+                  << "\n";
     else
         std::cout << g.definitions.string() << ": valid: " << present << " tunnel" << (present == 1 ? "" : "s") << ", "
                   << defs->keys.size() << " key file" << (defs->keys.size() == 1 ? "" : "s") << " checked\n";

@@ -4,6 +4,7 @@
 
 #include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/operations.hpp"
+#include "xfrmctl/model/warnings.hpp"
 #include "xfrmctl/util/result.hpp"
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,9 @@ struct GlobalOptions {
 // (plus `extra` fields) on stdout. Returns kError.
 int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra = nlohmann::json::object());
 void warn(const std::string& message);
+// What the definitions may say but most likely do not mean, with this
+// host's addresses when they can be read (model/warnings.hpp).
+std::vector<model::Warning> definition_warnings(const model::Definitions& defs);
 
 // The kernel handles and the state, opened for a command run here (not in
 // xfrmd): for writing it takes the state directory's lock.

@@ -22,6 +22,12 @@ int report_error(const GlobalOptions& g, const Error& e, nlohmann::json extra)
 
 void warn(const std::string& message) { std::cerr << "xfrmctl: warning: " << message << "\n"; }
 
+std::vector<model::Warning> definition_warnings(const model::Definitions& defs)
+{
+    auto links = netlink::Links::open();
+    return engine::definition_warnings(defs, links ? &*links : nullptr);
+}
+
 Result<Local> open_local(const GlobalOptions& g, bool for_writing)
 {
     auto store = for_writing ? state::Store::open_for_writing(g.state_dir) : state::Store::open_for_reading(g.state_dir);

@@ -79,7 +79,7 @@ Result<std::unique_ptr<Daemon>> Daemon::start(const Options& o)
         return fail(!signals ? signals.error() : timer.error());
     d->signals_ = std::move(*signals);
     d->timer_ = std::move(*timer);
-    d->reload("start");
+    (void)d->reload("start"); // none yet: the daemon waits for good ones (logged)
     d->reconcile("start"); // adopts what is already right: no SA reinstalled
     if (auto ok = d->open_control_socket(); !ok)
         return fail(ok.error());
@@ -91,8 +91,8 @@ void Daemon::on_signals()
     signalfd_siginfo info{};
     while (::read(signals_.get(), &info, sizeof info) == sizeof info) {
         if (info.ssi_signo == SIGHUP) {
-            reload("SIGHUP");
-            reconcile_soon("SIGHUP");
+            if (reload("SIGHUP")) // else the kernel is left as it is
+                reconcile_soon("SIGHUP");
         } else {
             stopping_ = true;
         }

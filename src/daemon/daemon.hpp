@@ -49,7 +49,8 @@ private:
 
     // daemon_kernel.cpp
     Status load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits);
-    void reload(const std::string& why);
+    Status reload(const std::string& why); // the load's error, already logged
+
     void reconcile(std::string why); // by value: it may be due_ itself, which it clears
     void reconcile_soon(const std::string& why) { due_ = due_.value_or(why); }
     void note_outcome(const engine::Outcome& outcome, const std::string& why);

@@ -79,8 +79,10 @@ engine::ControlResponse Daemon::handle(const engine::ControlRequest& r)
     if (r.command == "status")
         return handle_status(r);
     if (r.command == "reload") {
+        // Refused definitions change nothing, tunnels held down included.
+        if (auto ok = reload("xfrmctl reload"); !ok)
+            return refuse(ok.error().message + " (xfrmd keeps its last good definitions)");
         held_down_.clear();
-        reload("xfrmctl reload");
         reconcile("xfrmctl reload");
         return {0, "reloaded " + options_.definitions.string() + "\n", ""};
     }
@@ -105,6 +107,9 @@ engine::ControlResponse Daemon::handle_apply(const engine::ControlRequest& r)
     auto outcome = engine::apply(r.check ? *fresh : *defs_, w, traits, std::time(nullptr), r.check);
     if (!outcome)
         return refuse(outcome.error().message);
+    // Asked for by the operator, so the addresses are checked too.
+    engine::add_definition_warnings(outcome->plan,
+                                    engine::definition_warnings(r.check ? fresh->tunnels : defs_->tunnels, &links_));
     if (!r.check) {
         note_outcome(*outcome, "xfrmctl apply");
         hold_encap_sockets();

@@ -37,19 +37,20 @@ Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits&
 
 // A bad definition leaves the daemon with the last good one: nothing in the
 // kernel changes for a typo.
-void Daemon::reload(const std::string& why)
+Status Daemon::reload(const std::string& why)
 {
     std::optional<engine::Definitions> fresh;
     plan::KernelTraits traits;
     if (auto ok = load(fresh, traits); !ok) {
         journal_.error("definitions not loaded (" + why + "), keeping " +
                        (defs_ ? std::string("the last good ones") : std::string("none")) + ": " + ok.error().message);
-        return;
+        return ok;
     }
     defs_ = std::move(fresh);
     traits_ = traits;
     health_.configure(defs_->tunnels, now(), journal_);
     journal_.info(fmt::format("definitions loaded ({}): {} tunnels", why, defs_->tunnels.tunnels.size()));
+    return {};
 }
 
 void Daemon::reconcile(std::string why)

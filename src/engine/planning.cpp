@@ -1,5 +1,9 @@
 #include "xfrmctl/engine/planning.hpp"
 
+#include "xfrmctl/netlink/links.hpp"
+
+#include <algorithm>
+
 namespace xfrmctl::engine {
 
 Result<Definitions> load(const std::filesystem::path& path)
@@ -76,6 +80,21 @@ plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, co
     plan::Plan plan = plan::make_plan({desired, absent, ledger, kernel, history, links});
     plan.host = plan::plan_host(defs.tunnels.host, desired, kernel, ledger);
     return plan;
+}
+
+std::vector<model::Warning> definition_warnings(const model::Definitions& defs, netlink::Links* links)
+{
+    auto addresses = links ? links->all_addresses() : Result<std::vector<Prefix>>(fail(Error{"no links"}));
+    return model::definition_warnings(defs, addresses ? &*addresses : nullptr); // unknown: not checked
+}
+
+void add_definition_warnings(plan::Plan& plan, const std::vector<model::Warning>& warnings)
+{
+    for (const auto& w : warnings) {
+        auto tp = std::ranges::find(plan.tunnels, w.tunnel, &plan::TunnelPlan::name);
+        if (tp != plan.tunnels.end()) // a present tunnel always has its plan
+            tp->warnings.push_back(w.what.path + ": " + w.what.message);
+    }
 }
 
 } // namespace xfrmctl::engine

@@ -43,9 +43,9 @@ Parsed<void> check_sa_identities(const Tunnel& t, Registry& sas, Registry& key_f
         else if (auto other = key_files.claim(std::filesystem::path(ref.key_file).lexically_normal().string(),
                                               {t.file, ref.path + "/key_file"}))
             result = std::unexpected(Diagnostic{t.file, ref.path + "/key_file",
-                                                fmt::format("key file {} is already used by {}: every SA needs a key "
-                                                            "of its own",
-                                                            ref.written_as, other->str())});
+                                                fmt::format("this key file is already used by {}: every SA needs a "
+                                                            "key of its own",
+                                                            other->str())});
     });
     return result;
 }
@@ -91,6 +91,28 @@ Parsed<void> check_interfaces(const Tunnel& t, Registry& names)
     return {};
 }
 
+// Selectors that are everything on both sides, on a policy-based tunnel,
+// take all of the host's traffic, to its own network and to the peer
+// included: the host then reaches only itself. The host's bypass
+// policies say what stays out; with none, it can only be a mistake.
+Parsed<void> check_takes_everything(const Tunnel& t, const std::optional<HostSettings>& host)
+{
+    if (t.interface || (host && !host->bypass.empty()))
+        return {};
+    for (std::size_t l = 0; l < t.local.subnets.size(); ++l)
+        for (const auto& remote : t.remote.subnets) {
+            const Prefix& local = t.local.subnets[l];
+            if (local.length == 0 && remote.length == 0 && local.address.family == remote.address.family)
+                return std::unexpected(Diagnostic{
+                    t.file, t.path() + "/local/subnets/" + std::to_string(l),
+                    fmt::format("{} on both sides takes all of this host's traffic into the tunnel, so that the "
+                                "host reaches only itself: narrow the subnets, use a route-based tunnel "
+                                "(\"interface\"), or say in the host's \"bypass\" what stays outside",
+                                local.str())});
+        }
+    return {};
+}
+
 } // namespace
 
 Parsed<void> check_across_tunnels(const Definitions& defs)
@@ -104,6 +126,8 @@ Parsed<void> check_across_tunnels(const Definitions& defs)
         if (auto ok = check_selectors(t, selectors); !ok)
             return ok;
         if (auto ok = check_interfaces(t, interfaces); !ok)
+            return ok;
+        if (auto ok = check_takes_everything(t, defs.host); !ok)
             return ok;
     }
     return {};

@@ -106,6 +106,15 @@ Parsed<std::string> read_string(const Origin& o, const json& v, const std::strin
     return v.get<std::string>();
 }
 
+Parsed<std::string> read_file_name(const Origin& o, const json& v, const std::string& at)
+{
+    if (!v.is_string())
+        return o.fail(at, fmt::format("expected a file name (a string), got {}", type_name(v)));
+    if (v.get_ref<const std::string&>().empty())
+        return o.fail(at, "the file name is empty");
+    return v.get<std::string>();
+}
+
 Parsed<std::uint64_t> read_uint(const Origin& o, const json& v, const std::string& at, std::uint64_t min,
                                 std::uint64_t max)
 {

@@ -57,6 +57,10 @@ inline Parsed<void> check_keys(const Origin& o, const json& object, const std::s
 Parsed<const json*> require_object(const Origin& o, const json& parent, const std::string& key, const std::string& at);
 const json* find_member(const json& parent, const std::string& key); // null when absent
 Parsed<std::string> read_string(const Origin& o, const json& value, const std::string& at);
+// A field naming a file (key_file, psk_file, private_key, certificate, ca):
+// a non-empty string. Its errors never repeat the value: a key or PSK
+// pasted in by mistake would be printed and logged.
+Parsed<std::string> read_file_name(const Origin& o, const json& value, const std::string& at);
 Parsed<std::uint64_t> read_uint(const Origin& o, const json& value, const std::string& at, std::uint64_t min,
                                 std::uint64_t max);
 // An optional whole-number field `key` of `object` (at `at`): `into` is

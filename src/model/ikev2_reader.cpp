@@ -23,11 +23,9 @@ constexpr const char* kDefaultIkeProposal = "aes256gcm16-prfsha384-x25519";
 
 Parsed<FileRef> read_file_ref(const Origin& o, const json& v, const std::string& at, const std::filesystem::path& base)
 {
-    auto text = read_string(o, v, at);
+    auto text = read_file_name(o, v, at);
     if (!text)
         return std::unexpected(text.error());
-    if (text->empty())
-        return o.fail(at, "the file name is empty");
     std::filesystem::path path(*text);
     return FileRef{path.is_absolute() ? path : base / path, *text, o.error(at, "").path};
 }

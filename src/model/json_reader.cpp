@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <optional>
 #include <vector>
 
 namespace xfrmctl::model {
@@ -25,11 +26,18 @@ namespace {
 using nlohmann::json;
 
 // Builds the document like nlohmann's own DOM parser, and also keeps the
-// JSON path of the value being read.
+// JSON path of the value being read. What nlohmann would take but a
+// definition must not hold is refused here, while the path is known: more
+// than kMaxJsonDepth nested objects and arrays (the readers, the merge of
+// defaults and json's own copies recurse once per level: 50,000 levels
+// overflowed the stack), and whole numbers beyond 64 bits (nlohmann turns
+// them into fractional ones).
 class StrictSax : public nlohmann::json_sax<json> {
 public:
     json root;
     std::string duplicate_key_path;
+    std::string refused_path; // and why, in refused_reason
+    std::string refused_reason;
     std::string error_path;
     std::string error_text;
     std::size_t error_offset = 0;
@@ -54,7 +62,16 @@ public:
     bool boolean(bool v) override { return add(v); }
     bool number_integer(number_integer_t v) override { return add(v); }
     bool number_unsigned(number_unsigned_t v) override { return add(v); }
-    bool number_float(number_float_t v, const string_t&) override { return add(v); }
+    bool number_float(number_float_t v, const string_t& text) override
+    {
+        if (text.find_first_of(".eE") != std::string::npos)
+            return add(v);
+        // Not the digits: a number pasted by mistake could be a key.
+        std::size_t digits = text.size() - (text.starts_with('-') ? 1 : 0);
+        return refuse(fmt::format("a whole number of {} digits is out of range (a definition's numbers are from "
+                                  "-9223372036854775808 to 18446744073709551615)",
+                                  digits));
+    }
     bool string(string_t& v) override { return add(v); }
     bool binary(binary_t& v) override { return add(json::binary(v)); }
     bool start_object(std::size_t) override { return open(json::object()); }
@@ -75,15 +92,33 @@ public:
         return true;
     }
 
-    bool parse_error(std::size_t offset, const std::string&, const nlohmann::detail::exception& e) override
+    bool parse_error(std::size_t offset, const std::string& last_read, const nlohmann::detail::exception& e) override
     {
         error_path = path();
-        error_text = e.what();
+        error_text = without_quote(e.what(), last_read);
         error_offset = offset;
         return false;
     }
 
 private:
+    // nlohmann quotes the token it stopped in ("; last read: '...'"): the
+    // first bytes of a key or PSK file given by mistake as the definitions.
+    // Line and column say where, without the text.
+    static std::string without_quote(std::string what, const std::string& last_read)
+    {
+        std::string quote = "; last read: '" + last_read + "'";
+        if (auto at = what.find(quote); at != std::string::npos)
+            what.erase(at, quote.size());
+        return what;
+    }
+
+    bool refuse(std::string reason)
+    {
+        refused_path = path();
+        refused_reason = std::move(reason);
+        return false;
+    }
+
     bool add(json value)
     {
         awaiting_value_ = false;
@@ -101,6 +136,10 @@ private:
 
     bool open(json value)
     {
+        if (stack_.size() == kMaxJsonDepth)
+            return refuse(fmt::format("nested more than {} levels deep (objects and arrays; a definition needs "
+                                      "at most 8)",
+                                      kMaxJsonDepth));
         awaiting_value_ = false;
         json* target;
         if (stack_.empty()) {
@@ -150,15 +189,36 @@ std::string explanation(const std::string& what)
     return colon == std::string::npos ? what : what.substr(colon + 2);
 }
 
+// nlohmann's lexer takes a NUL byte for the end of the input wherever a
+// token may start (lexer::scan: "the null byte is needed when parsing from
+// string literals"), so without this, whatever follows one is ignored:
+// `{"version": 1, "tunnels": {}}\0{...}` read as no tunnels at all. A NUL
+// inside a string is refused by the lexer itself, so after a parse that
+// succeeded, the first NUL is the one that ended it.
+std::optional<Diagnostic> nul_after_document(const std::string& text, const std::string& file)
+{
+    auto nul = text.find('\0');
+    if (nul == std::string::npos)
+        return std::nullopt;
+    return Diagnostic{file, "", "invalid JSON at " + line_and_column(text, nul) +
+                                    ": a NUL byte after the document (a definition file holds one JSON document "
+                                    "and nothing else)"};
+}
+
 } // namespace
 
 std::expected<nlohmann::json, Diagnostic> parse_json(const std::string& text, const std::string& file)
 {
     StrictSax sax;
-    if (json::sax_parse(text, &sax, json::input_format_t::json, true))
+    if (json::sax_parse(text, &sax, json::input_format_t::json, true)) {
+        if (auto nul = nul_after_document(text, file))
+            return std::unexpected(*nul);
         return std::move(sax.root);
+    }
     if (!sax.duplicate_key_path.empty())
         return std::unexpected(Diagnostic{file, sax.duplicate_key_path, "duplicate key (each key may appear once)"});
+    if (!sax.refused_reason.empty())
+        return std::unexpected(Diagnostic{file, sax.refused_path, sax.refused_reason});
     std::size_t at = sax.error_offset ? sax.error_offset - 1 : 0;
     return std::unexpected(Diagnostic{file, sax.error_path,
                                       "invalid JSON at " + line_and_column(text, at) + ": " + explanation(sax.error_text)});

@@ -175,12 +175,15 @@ Parsed<std::uint32_t> read_spi(const Origin& o, const json& v, const std::string
         bool hex = text.size() > 2 && text.size() <= 10 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
         auto [end, ec] = std::from_chars(text.data() + (hex ? 2 : 0), text.data() + text.size(), spi, 16);
         if (!hex || ec != std::errc() || end != text.data() + text.size())
-            return o.fail(at, fmt::format("\"{}\" is not an SPI: write it in hex like \"0x10000a01\", or as a number",
-                                          text));
+            return o.fail(at, fmt::format("{} not an SPI: write it in hex like \"0x10000a01\", or as a number",
+                                          // longer than "0xffffffff": maybe a key pasted here, not repeated
+                                          text.size() <= 10 ? "\"" + text + "\" is" : std::string("this string is")));
     } else if (v.is_number_unsigned()) {
         spi = v.get<std::uint64_t>();
     } else {
-        return o.fail(at, fmt::format("expected an SPI (a hex string or a number), got {} ({})", type_name(v), brief(v)));
+        return o.fail(at, fmt::format("expected an SPI (a hex string or a number), got {}{}", type_name(v),
+                                      // a number that fits in 64 bits is no key; a string or a list may hold one
+                                      v.is_number() ? " (" + brief(v) + ")" : std::string()));
     }
     if (spi > 0xffffffff)
         return o.fail(at, fmt::format("SPI 0x{:x} does not fit in 32 bits", spi));
@@ -193,8 +196,7 @@ Parsed<KeyRef> read_key_ref(const Origin& o, const json& v, const std::string& a
                             const std::filesystem::path& base_dir)
 {
     if (!v.is_object())
-        return o.fail(at, fmt::format("expected an object with \"spi\" and \"key_file\", got {} ({})", type_name(v),
-                                      brief(v)));
+        return o.fail(at, fmt::format("expected an object with \"spi\" and \"key_file\", got {}", type_name(v)));
     if (auto ok = check_keys(o, v, at, {"spi", "key_file"}); !ok)
         return std::unexpected(ok.error());
     for (const char* key : {"spi", "key_file"})
@@ -203,11 +205,9 @@ Parsed<KeyRef> read_key_ref(const Origin& o, const json& v, const std::string& a
     auto spi = read_spi(o, v["spi"], at + "/spi");
     if (!spi)
         return std::unexpected(spi.error());
-    auto file = read_string(o, v["key_file"], at + "/key_file");
+    auto file = read_file_name(o, v["key_file"], at + "/key_file");
     if (!file)
         return std::unexpected(file.error());
-    if (file->empty())
-        return o.fail(at + "/key_file", "the key file name is empty");
     std::filesystem::path path(*file);
     return KeyRef{*spi, (path.is_absolute() ? path : base_dir / path).string(), *file, o.error(at, "").path};
 }

@@ -22,22 +22,23 @@ namespace {
 
 constexpr off_t kMaxKeyFileSize = 4096;
 
-// A file that holds a secret, as a definition names it.
+// A file that holds a secret, as a definition names it. Messages name it
+// by the JSON path of that field, never by the name written there: a key
+// pasted into the field by mistake would be printed and logged.
 struct SecretFile {
     const std::string& file;
-    const std::string& written_as;
     std::string json_path; // of the field that names the file
     std::string_view what; // "key file", "PSK file", "private key"
 };
 
 Error file_error(const Tunnel& t, const SecretFile& f, const std::string& message)
 {
-    return Diagnostic{t.file, f.json_path, fmt::format("{} {}: {}", f.what, f.written_as, message)}.error();
+    return Diagnostic{t.file, f.json_path, fmt::format("{}: {}", f.what, message)}.error();
 }
 
 SecretFile key_file(const KeyRef& ref)
 {
-    return {ref.key_file, ref.written_as, ref.path + "/key_file", "key file"};
+    return {ref.key_file, ref.path + "/key_file", "key file"};
 }
 
 Error key_error(const Tunnel& t, const KeyRef& ref, const std::string& message)
@@ -57,8 +58,8 @@ Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
                                                  st.st_uid, f.what)));
     if (st.st_mode & 077)
         return fail(file_error(t, f, fmt::format("permissions {:04o} are too open: a {} must not be "
-                                                 "accessible by group or others (chmod 600 {})",
-                                                 st.st_mode & 07777, f.what, f.written_as)));
+                                                 "accessible by group or others (chmod 600)",
+                                                 st.st_mode & 07777, f.what)));
     if (st.st_size > kMaxKeyFileSize)
         return fail(file_error(t, f, fmt::format("{} bytes is far too large for a {}", st.st_size, f.what)));
     return {};
@@ -232,7 +233,7 @@ Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
 {
     const Ikev2& ike = *t.ikev2;
     const FileRef& ref = ike.psk_file ? *ike.psk_file : *ike.private_key;
-    SecretFile f{ref.file.native(), ref.written_as, ref.path, ike.psk_file ? "PSK file" : "private key"};
+    SecretFile f{ref.file.native(), ref.path, ike.psk_file ? "PSK file" : "private key"};
     auto raw = read_contents(t, f);
     if (!raw)
         return fail(raw.error());

@@ -153,6 +153,9 @@ Parsed<void> check_top_level(const json& doc, const std::string& file)
     const json* version = find_member(doc, "version");
     if (!version)
         return o.fail("", "missing field \"version\" (this program reads version 1)");
+    if (!version->is_number_integer()) // 1.0 == 1 in nlohmann's comparison
+        return o.fail("/version", fmt::format("expected the whole number 1, got {} ({})", type_name(*version),
+                                              brief(*version)));
     if (*version != 1)
         return o.fail("/version", fmt::format("version {} is not supported; this program reads version 1", brief(*version)));
     for (const char* key : {"defaults", "tunnels"})

@@ -19,6 +19,11 @@ Parsed<IpAddress> read_address(const Origin& o, const json& v, const std::string
         return o.fail(at, fmt::format("\"{}\" is not an IPv4 or IPv6 address", *text));
     if (address->is_unspecified())
         return o.fail(at, fmt::format("\"{}\" is the unspecified address; give the host's own address", *text));
+    // ESP to or from such an address never leaves the host or reaches one peer.
+    if (const char* kind = address->never_an_endpoint())
+        return o.fail(at, fmt::format("\"{}\" is a {} address: a tunnel's ends are the unicast addresses of two "
+                                      "hosts",
+                                      *text, kind));
     return *address;
 }
 

@@ -47,6 +47,20 @@ bool IpAddress::is_unspecified() const
     return true;
 }
 
+const char* IpAddress::never_an_endpoint() const
+{
+    static const Prefix multicast4 = *Prefix::parse("224.0.0.0/4"), multicast6 = *Prefix::parse("ff00::/8");
+    static const Prefix loopback4 = *Prefix::parse("127.0.0.0/8"), loopback6 = *Prefix::parse("::1/128");
+    static const IpAddress broadcast = *IpAddress::parse("255.255.255.255");
+    if (multicast4.contains(*this) || multicast6.contains(*this))
+        return "multicast";
+    if (*this == broadcast)
+        return "broadcast";
+    if (loopback4.contains(*this) || loopback6.contains(*this))
+        return "loopback";
+    return nullptr;
+}
+
 std::optional<Prefix> Prefix::parse(std::string_view text)
 {
     auto slash = text.find('/');

@@ -195,7 +195,11 @@ Status Links::remove(const std::string& name)
     return check(rtnl_link_delete(socket_.get(), link.get()), "cannot remove link " + name);
 }
 
-Result<std::vector<Prefix>> Links::addresses(int ifindex)
+Result<std::vector<Prefix>> Links::addresses(int ifindex) { return addresses_where(ifindex); }
+
+Result<std::vector<Prefix>> Links::all_addresses() { return addresses_where(0); }
+
+Result<std::vector<Prefix>> Links::addresses_where(int ifindex)
 {
     nl_cache* raw = nullptr;
     if (auto ok = check(rtnl_addr_alloc_cache(socket_.get(), &raw), "cannot read addresses"); !ok)
@@ -204,7 +208,7 @@ Result<std::vector<Prefix>> Links::addresses(int ifindex)
     std::vector<Prefix> list;
     for (auto* obj = nl_cache_get_first(cache.get()); obj; obj = nl_cache_get_next(obj)) {
         auto* addr = reinterpret_cast<rtnl_addr*>(obj);
-        if (rtnl_addr_get_ifindex(addr) == ifindex && rtnl_addr_get_local(addr))
+        if ((ifindex == 0 || rtnl_addr_get_ifindex(addr) == ifindex) && rtnl_addr_get_local(addr))
             list.push_back(from_nl(rtnl_addr_get_local(addr)));
     }
     return list;

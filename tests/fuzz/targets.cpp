@@ -83,6 +83,8 @@ void definitions(Input data)
     // fails to parse gets 50 ms to settle, which would be most of the run.
     std::filesystem::last_write_time(scratch_file(), std::filesystem::file_time_type::clock::now() - std::chrono::hours(1));
     auto defs = model::load_definitions(scratch_file());
+    // JSON text has no NUL byte; nlohmann's lexer takes one for the end.
+    require(!defs || std::find(data.begin(), data.end(), 0) == data.end(), "a definition with a NUL byte accepted");
     if (!defs) {
         // Every refusal is one message that names the file.
         require(defs.error().message.find(scratch_file().string()) != std::string::npos,

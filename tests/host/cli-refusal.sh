@@ -13,6 +13,10 @@ pass() { echo "PASS: $*"; }
 cp -r "$XFRMCTL_REPO/policies/site-to-site" "$work/"
 chmod 600 "$work"/site-to-site/keys/*
 defs=$work/site-to-site/west.json
+# west's own address is here, as on the real west (else validate, plan and
+# apply warn that it is not).
+ip link set lo up
+ip addr add 192.0.2.1/32 dev lo
 
 check_probe() { # COMMAND PATH MESSAGE
     set +e
@@ -100,3 +104,23 @@ echo '{"version": 1, "host": {"default_policy": "block", "bypass": [{"local": "1
 host_apply true 32/16 "every tunnel fails, the bypass policies go in"
 [ "$(ip xfrm policy list | grep -c '10.9.0.0/16')" = 3 ] || fail "the bypass policies are not in: $(ip xfrm policy list)"
 pass "the bypass policies stay in (out, in, fwd)"
+
+# A definition that loads but is most likely not meant: validate and plan
+# warn (on stderr, and in --json), the exit status stays what it was.
+sed -i 's|"subnets": \["10.1.0.0/24"\]|"subnets": ["10.1.0.0/24", "192.0.2.0/24"]|' "$defs"
+warning="$defs: /tunnels/west-east/local/subnets/1: 192.0.2.0/24 holds the tunnel's own local address 192.0.2.1"
+"$XFRMCTL" -c "$defs" --state-dir "$work/state" --no-probe validate > "$work/out" 2> "$work/err" ||
+    fail "validate with a warning: $(cat "$work/err")"
+grep -qF "xfrmctl: warning: $warning" "$work/err" || fail "validate: no warning in: $(cat "$work/err")"
+"$XFRMCTL" -c "$defs" --state-dir "$work/state" --no-probe --json validate > "$work/out" 2> /dev/null
+jq -e --arg w "$warning" '.valid and (.warnings | any(startswith($w)))' "$work/out" > /dev/null ||
+    fail "validate --json: no warning in: $(cat "$work/out")"
+set +e
+"$XFRMCTL" -c "$defs" --state-dir "$work/state" --no-probe --json plan > "$work/out" 2> "$work/err"
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "plan with a warning: exit $rc, expected 2"
+jq -e --arg w "$warning" '.warnings | any(startswith($w))' "$work/out" > /dev/null ||
+    fail "plan --json: no warning in: $(cat "$work/out")"
+grep -qF "xfrmctl: warning: $warning" "$work/err" || fail "plan: no warning in: $(cat "$work/err")"
+pass "a subnet holding the tunnel's own address: validate and plan warn, exit statuses unchanged"

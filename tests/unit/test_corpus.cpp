@@ -6,7 +6,21 @@
 
 #include <doctest/doctest.h>
 
+#include <regex>
+
 using namespace xfrmctl;
+
+namespace {
+
+// A run of hex digits as long as the shortest key (16 bytes, 32 digits):
+// a key pasted into a definition, repeated by a message.
+bool quotes_a_key(const std::string& message)
+{
+    static const std::regex key("[0-9a-fA-F]{32}");
+    return std::regex_search(message, key);
+}
+
+} // namespace
 
 TEST_CASE("each bad definition is refused with its file, JSON path and reason")
 {
@@ -23,5 +37,6 @@ TEST_CASE("each bad definition is refused with its file, JSON path and reason")
         CHECK(message.rfind(prefix, 0) == 0);
         CHECK(message.find(c.message) != std::string::npos);
         CHECK(message.find('\n') == std::string::npos);
+        CHECK_FALSE(quotes_a_key(message));
     }
 }

@@ -397,7 +397,7 @@ TEST_CASE("ikev2 PSK file: 16 bytes at least")
     REQUIRE_FALSE(fifteen);
     const std::string& m = fifteen.error().message;
     CAPTURE(m);
-    CHECK(m.rfind(json.string() + ": /tunnels/site/keying/psk_file: PSK file k/site.psk: holds 15 bytes", 0) == 0);
+    CHECK(m.rfind(json.string() + ": /tunnels/site/keying/psk_file: PSK file: holds 15 bytes", 0) == 0);
     CHECK(contains(m, "a PSK needs at least 16"));
 
     dir.write("k/site.psk", "\n");
@@ -414,10 +414,10 @@ TEST_CASE("ikev2 PSK file: checked like an ssh key (mode, existence, kind)")
     auto open = engine::load(json);
     REQUIRE_FALSE(open);
     CAPTURE(open.error().message);
-    CHECK(open.error().message.rfind(json.string() + ": /tunnels/site/keying/psk_file: PSK file k/site.psk: "
+    CHECK(open.error().message.rfind(json.string() + ": /tunnels/site/keying/psk_file: PSK file: "
                                                      "permissions 0644 are too open",
                                      0) == 0);
-    CHECK(contains(open.error().message, "chmod 600 k/site.psk"));
+    CHECK(contains(open.error().message, "(chmod 600)"));
 
     dir.write("k/site.psk", kPsk, 0640);
     auto group = engine::load(json);
@@ -430,12 +430,12 @@ TEST_CASE("ikev2 PSK file: checked like an ssh key (mode, existence, kind)")
     std::filesystem::remove(dir.path() / "k/site.psk");
     auto absent = engine::load(json);
     REQUIRE_FALSE(absent);
-    CHECK(contains(absent.error().message, "/tunnels/site/keying/psk_file: PSK file k/site.psk: No such file"));
+    CHECK(contains(absent.error().message, "/tunnels/site/keying/psk_file: PSK file: No such file"));
 
     std::filesystem::create_directories(dir.path() / "k/site.psk");
     auto directory = engine::load(json);
     REQUIRE_FALSE(directory);
-    CHECK(contains(directory.error().message, "/tunnels/site/keying/psk_file: PSK file k/site.psk: not a regular file"));
+    CHECK(contains(directory.error().message, "/tunnels/site/keying/psk_file: PSK file: not a regular file"));
 }
 
 TEST_CASE("ikev2 private key: checked like an ssh key and kept whole; certificates are not secret")
@@ -458,7 +458,7 @@ TEST_CASE("ikev2 private key: checked like an ssh key and kept whole; certificat
     auto open = engine::load(json);
     REQUIRE_FALSE(open);
     CHECK(contains(open.error().message,
-                   ": /tunnels/site/keying/private_key: private key pki/west.key: permissions 0644 are too open"));
+                   ": /tunnels/site/keying/private_key: private key: permissions 0644 are too open"));
 }
 
 // Found by this test once: the key ring was keyed by the JSON path of the

@@ -3,6 +3,7 @@
 
 #include "xfrmctl/model/keys.hpp"
 #include "xfrmctl/model/loader.hpp"
+#include "xfrmctl/model/warnings.hpp"
 #include "xfrmctl/plan/planner.hpp"
 
 namespace xfrmctl::engine {
@@ -24,5 +25,12 @@ Result<plan::LinkSnapshot> read_links(netlink::Links& links, const model::Defini
 plan::Plan plan_apply(const Definitions& defs, const netlink::Tables& kernel, const plan::LinkSnapshot& links,
                       const state::Ledger& ledger, const state::KeyHistory& history, const plan::KernelTraits& traits,
                       std::int64_t now, const std::set<std::string>& held_down = {});
+
+// What the definitions may say but most likely do not mean
+// (model/warnings.hpp), with the host's addresses when `links` can read them.
+std::vector<model::Warning> definition_warnings(const model::Definitions& defs, netlink::Links* links);
+// Each with its tunnel's plan, so that it is printed, and put in --json, as
+// the planner's own warnings are.
+void add_definition_warnings(plan::Plan& plan, const std::vector<model::Warning>& warnings);
 
 } // namespace xfrmctl::engine

@@ -1,6 +1,9 @@
 // Reads a JSON document strictly: a duplicate key is an error (a silent
 // "last one wins" would hide a typo), and a syntax error names the line,
-// the column and the JSON path where it happened.
+// the column and the JSON path where it happened. Objects and arrays nest at
+// most kMaxJsonDepth deep (a definition needs 8: /tunnels/NAME/keying/
+// generations/N/outbound/esp); a NUL byte or anything else after the
+// document is refused; whole numbers beyond 64 bits are refused.
 #pragma once
 
 #include "xfrmctl/model/diagnostic.hpp"
@@ -11,6 +14,8 @@
 #include <string>
 
 namespace xfrmctl::model {
+
+inline constexpr std::size_t kMaxJsonDepth = 32;
 
 std::expected<nlohmann::json, Diagnostic> parse_json(const std::string& text, const std::string& file);
 

@@ -20,6 +20,9 @@ struct IpAddress {
     std::string str() const;
     std::uint8_t max_prefix() const { return family == 10 /*AF_INET6*/ ? 128 : 32; }
     bool is_unspecified() const;
+    // Why this address cannot be a tunnel's end: "multicast", "broadcast"
+    // (255.255.255.255), "loopback"; nullptr when it can.
+    const char* never_an_endpoint() const;
     auto operator<=>(const IpAddress&) const = default;
 };
 

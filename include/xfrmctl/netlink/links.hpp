@@ -61,6 +61,7 @@ public:
     Status remove(const std::string& name);
 
     Result<std::vector<Prefix>> addresses(int ifindex);
+    Result<std::vector<Prefix>> all_addresses(); // of every link
     Status add_address(int ifindex, const Prefix& address);
     Status remove_address(int ifindex, const Prefix& address);
 
@@ -70,6 +71,7 @@ public:
     Status remove_route(const RouteEntry& route);
 
 private:
+    Result<std::vector<Prefix>> addresses_where(int ifindex); // 0: every link
     struct SocketFree {
         void operator()(nl_sock* s) const;
     };
