@@ -27,9 +27,20 @@ std::string tunnel_file(const std::string& name, int spi)
                  "inbound": {"spi": )" + std::to_string(spi + 1) + R"(, "key_file": ")" + name + R"(.in"}}}}})";
 }
 
+// The longest time a file was left half written, in microseconds. The
+// readers take a second look 50 ms after a file that fails its checks
+// (read_while_written): a writer descheduled for longer than that in the
+// middle of a rewrite (a loaded machine) leaves a half file that looks
+// finished, and its refusal is then the right answer, not a defect.
+std::atomic<long> longest_half_written_us = 0;
+constexpr long kSecondLookUs = 50'000;
+
+bool writer_stalled_past_second_look() { return longest_half_written_us >= kSecondLookUs; }
+
 // Rewrites in place, in two writes, as an editor that truncates does.
 void rewrite_in_two_writes(const std::filesystem::path& file, const std::string& text)
 {
+    auto started = std::chrono::steady_clock::now();
     int fd = ::open(file.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
     REQUIRE(fd >= 0);
     std::size_t half = text.size() / 2;
@@ -37,6 +48,23 @@ void rewrite_in_two_writes(const std::filesystem::path& file, const std::string&
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     CHECK(::write(fd, text.data() + half, text.size() - half) == static_cast<ssize_t>(text.size() - half));
     ::close(fd);
+    long took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count();
+    if (took > longest_half_written_us)
+        longest_half_written_us = took;
+}
+
+// Refusals that quote a half-written file: none, unless the writer stalled
+// in the middle of a rewrite for longer than the readers' second look.
+void check_half_file_refusals(const std::set<std::string>& refusals)
+{
+    if (!refusals.empty() && writer_stalled_past_second_look()) {
+        MESSAGE("the writer left a file half written for " << longest_half_written_us / 1000
+                << " ms, past the 50 ms second look: its refusals are expected");
+        return;
+    }
+    CHECK(refusals.empty());
+    for (const auto& r : refusals)
+        MESSAGE("refused with a half file's error: " << r);
 }
 
 // One change after another: a file renamed (there and back), another
@@ -64,13 +92,14 @@ TEST_CASE("definitions read while they change: all of them, whole, or a clear re
     std::atomic<bool> stop = false;
     std::thread writer(churn, std::cref(dir), std::cref(stop));
     int whole = 0, refused = 0;
-    std::set<std::string> wrong;
+    std::set<std::string> wrong, half_files;
+    longest_half_written_us = 0;
     for (int i = 0; i < 400; ++i) {
         auto defs = model::load_definitions(dir.path());
         if (!defs) {
             ++refused;
             if (defs.error().message.find("changing each time") == std::string::npos)
-                wrong.insert(defs.error().message);
+                half_files.insert(defs.error().message);
             continue;
         }
         std::string names;
@@ -83,7 +112,8 @@ TEST_CASE("definitions read while they change: all of them, whole, or a clear re
     }
     stop = true;
     writer.join();
-    MESSAGE(whole << " reads whole, " << refused << " refused as changing");
+    MESSAGE(whole << " reads whole, " << refused << " refused");
+    check_half_file_refusals(half_files);
     CHECK(wrong.empty());
     for (const auto& w : wrong)
         MESSAGE(w);
@@ -129,18 +159,23 @@ TEST_CASE("a key file replaced while it is read: the old key, the new, or a clea
     std::atomic<bool> stop = false;
     std::thread writer(replace_keys, std::cref(dir), std::cref(stop));
     int old_keys = 0, new_keys = 0, refused = 0;
-    std::set<std::string> wrong;
+    std::set<std::string> wrong, half_files;
+    longest_half_written_us = 0;
     for (int i = 0; i < 600; ++i) {
         std::this_thread::sleep_for(std::chrono::microseconds(100)); // reads spread over the writer's rounds
         auto ring = batch ? model::load_keys(*defs) : model::load_keys(defs->tunnels.front());
         const Secret* key = ring ? ring->find("/tunnels/a/keying/outbound") : nullptr;
         if (!key) {
             // A writer faster than every one of five reads (a loaded machine)
-            // is refused as such, never with the error of a half-written file.
-            bool changing = !ring && ring.error().message.find("changing each time") != std::string::npos;
-            refused += changing;
-            if (!changing)
-                wrong.insert(ring ? "no key for a.out" : ring.error().message);
+            // is refused as such; the error of a half-written file only
+            // where the writer stalled past the second look.
+            if (ring) {
+                wrong.insert("no key for a.out");
+                continue;
+            }
+            ++refused;
+            if (ring.error().message.find("changing each time") == std::string::npos)
+                half_files.insert(ring.error().message);
             continue;
         }
         bool old_key = key->size() == 36 && key->data()[0] == 0xaa && key->data()[35] == 0xaa;
@@ -152,7 +187,8 @@ TEST_CASE("a key file replaced while it is read: the old key, the new, or a clea
     }
     stop = true;
     writer.join();
-    MESSAGE(old_keys << " reads gave the old key, " << new_keys << " the new, " << refused << " refused as changing");
+    MESSAGE(old_keys << " reads gave the old key, " << new_keys << " the new, " << refused << " refused");
+    check_half_file_refusals(half_files);
     CHECK(wrong.empty());
     for (const auto& w : wrong)
         MESSAGE(w);
