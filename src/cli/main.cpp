@@ -112,6 +112,19 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
     return run_down(g, c.names, c.all);
 }
 
+// The edge: whatever escapes a command (a bug; errors travel as values)
+// is one error message and exit 1, never an abort that leaves no report.
+int dispatch_guarded(const CLI::App& app, const GlobalOptions& g, const Commands& c)
+{
+    try {
+        return dispatch(app, g, c);
+    } catch (const std::exception& e) {
+        return report_error(g, xfrmctl::Error{std::string("internal error: ") + e.what()});
+    } catch (...) {
+        return report_error(g, xfrmctl::Error{"internal error: an unknown exception"});
+    }
+}
+
 } // namespace
 
 // Key material passes through this process: no core file may keep it, and no
@@ -144,5 +157,5 @@ int main(int argc, char** argv)
         return kError;
     }
     g.definitions_given = app.count("--config") > 0;
-    return dispatch(app, g, c);
+    return dispatch_guarded(app, g, c);
 }

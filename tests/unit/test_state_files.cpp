@@ -1,0 +1,51 @@
+// The state directory read back as it may be found: names that are not
+// ours, numbers out of range, files missing or half written.
+#include "scratch_dir.hpp"
+
+#include "xfrmctl/engine/encap_holder.hpp"
+#include "xfrmctl/state/ledger.hpp"
+#include "xfrmctl/state/observations.hpp"
+
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+
+using namespace xfrmctl;
+using xfrmctl::test::ScratchDir;
+
+TEST_CASE("only a holder's pidfile name is a port")
+{
+    auto port = engine::port_of_pidfile("ipv6-4500.pid");
+    REQUIRE(port);
+    CHECK(port->family == AF_INET6);
+    CHECK(port->port == 4500);
+    CHECK(engine::port_of_pidfile("ipv4-1.pid")->port == 1);
+    CHECK(engine::port_of_pidfile("ipv4-65535.pid")->family == AF_INET);
+    for (const char* stray : {"backup-ipv4-4500.pid", "ipv4-99999999999999999999.pid", "ipv4-65536.pid", "ipv4-0.pid",
+                              "ipv4-.pid", "ipv4-4500x.pid", "ipv4-+4500.pid", "ipv4--1.pid", "ipv4- 4500.pid",
+                              "ipv5-4500.pid", "ipv4-4500.pid.tmp", "ipv4-4500", ".pid", "-.pid", ""})
+        CHECK_MESSAGE(!engine::port_of_pidfile(stray), stray);
+}
+
+TEST_CASE("a number out of range in the ledger is damage, not a wrapped value")
+{
+    for (const char* reqid : {"1e30", "-1", "4294967296", "1.5", "\"1\""}) {
+        ScratchDir dir;
+        dir.write("owned.json", std::string(R"({"version": 1, "tunnels": {"t": {"reqid": )") + reqid +
+                                    R"(, "sas": [], "policies": []}}})");
+        auto ledger = state::Ledger::load(dir.path());
+        REQUIRE_FALSE(ledger);
+        CHECK(ledger.error().message.find("is damaged") != std::string::npos);
+    }
+    ScratchDir dir;
+    dir.write("owned.json", R"({"version": 1, "tunnels": {}, "saved_default_policy": {"in": 1, "fwd": 99999999999999999999, "out": 2}})");
+    CHECK_FALSE(state::Ledger::load(dir.path()));
+}
+
+TEST_CASE("observations out of range are forgotten, as damaged ones are")
+{
+    ScratchDir dir;
+    dir.write("observed.json", R"({"version": 1, "sas": {"a": {"packets": 1e30, "since": 10, "known": true}}})");
+    auto seen = state::Observations::load(dir.path());
+    // Not the float cast to a count (x86-64 makes it 2^63): unknown, first seen now.
+    CHECK_FALSE(seen.seconds_since_change("a", std::uint64_t{1} << 63, 100));
+}
