@@ -1,6 +1,7 @@
 #include "xfrmctl/state/store.hpp"
 
 #include "xfrmctl/util/files.hpp"
+#include "xfrmctl/util/safe_paths.hpp"
 
 namespace xfrmctl::state {
 
@@ -23,7 +24,7 @@ Result<Store> load(Store store)
 
 Result<Store> Store::open_for_writing(const std::filesystem::path& dir, int wait_seconds)
 {
-    if (auto ok = ensure_private_directory(dir); !ok)
+    if (auto ok = ensure_private_directory(dir, "the state directory"); !ok)
         return fail(ok.error());
     auto lock = lock_directory(dir, wait_seconds);
     if (!lock)
@@ -36,6 +37,10 @@ Result<Store> Store::open_for_writing(const std::filesystem::path& dir, int wait
 
 Result<Store> Store::open_for_reading(const std::filesystem::path& dir)
 {
+    std::error_code ec;
+    if (std::filesystem::exists(dir, ec))
+        if (auto ok = check_safe_directory(dir, "the state directory"); !ok)
+            return fail(ok.error());
     Store store;
     store.dir_ = dir;
     return load(std::move(store));

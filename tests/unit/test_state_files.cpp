@@ -5,9 +5,14 @@
 #include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/state/ledger.hpp"
 #include "xfrmctl/state/observations.hpp"
+#include "xfrmctl/util/files.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
+
+#include <csignal>
+#include <vector>
 
 using namespace xfrmctl;
 using xfrmctl::test::ScratchDir;
@@ -48,4 +53,30 @@ TEST_CASE("observations out of range are forgotten, as damaged ones are")
     auto seen = state::Observations::load(dir.path());
     // Not the float cast to a count (x86-64 makes it 2^63): unknown, first seen now.
     CHECK_FALSE(seen.seconds_since_change("a", std::uint64_t{1} << 63, 100));
+}
+
+namespace {
+
+bool mentions(const Error& e, const std::string& text) { return e.message.find(text) != std::string::npos; }
+
+} // namespace
+
+TEST_CASE("a write that fails for space leaves no temporary file behind")
+{
+    ScratchDir dir;
+    auto file = dir.path() / "owned.json";
+    REQUIRE(write_file_atomically(file, "old\n"));
+    rlimit before{};
+    getrlimit(RLIMIT_FSIZE, &before);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN); // EFBIG instead of the signal, as ENOSPC on a full disk
+    rlimit small = before;
+    small.rlim_cur = 16;
+    setrlimit(RLIMIT_FSIZE, &small);
+    auto written = write_file_atomically(file, std::string(4096, 'x'));
+    setrlimit(RLIMIT_FSIZE, &before);
+    std::signal(SIGXFSZ, old_handler);
+    REQUIRE_FALSE(written);
+    CHECK(mentions(written.error(), "cannot write"));
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "owned.json.tmp"));
+    CHECK(*read_optional_file(file) == std::optional<std::string>("old\n"));
 }
