@@ -26,6 +26,9 @@ void add_global_options(CLI::App& app, GlobalOptions& g)
         ->capture_default_str();
     app.add_option("--state-dir", g.state_dir, "what the controller remembers")->capture_default_str();
     app.add_option("--socket", g.socket, "the daemon's control socket")->capture_default_str();
+    app.add_flag("--forget-installed-keys", g.forget_installed_keys,
+                 "if installed-keys.json is missing from the state directory, start a new, empty record of installed "
+                 "keys (roll every manual AEAD key first: one used before could be installed again)");
     app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
     app.add_flag("--no-probe", g.no_probe,
                  "do not ask the kernel what it supports (validate for another machine; the kernel's own refusals "

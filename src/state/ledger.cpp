@@ -30,6 +30,13 @@ Result<OwnedTunnel> read_tunnel(const json& j)
 
 } // namespace
 
+bool Ledger::kept_in(const std::filesystem::path& state_dir)
+{
+    std::error_code ec;
+    return std::filesystem::symlink_status(state_dir / kFile, ec).type() != std::filesystem::file_type::not_found &&
+           !ec;
+}
+
 Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
 {
     auto path = state_dir / kFile;

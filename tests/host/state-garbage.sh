@@ -120,3 +120,18 @@ for name in strays empty garbage huge huge-hints deep tmp-dirs binary dirs keys-
         --socket "$work/run/xfrmd.sock" --no-probe
     pass "$name: every entry point exits with a status, none with a signal"
 done
+
+# A key history lost from a used state directory is refused, as a damaged
+# one is, until the operator starts a new one explicitly.
+seed strays
+rm "$work/seeds/strays/installed-keys.json"
+set +e
+"$XFRMCTL" -c "$defs" --state-dir "$work/seeds/strays" apply > "$work/out" 2> "$work/err"
+rc=$?
+set -e
+[ "$rc" = 1 ] && grep -qF "installed-keys.json is missing" "$work/err" ||
+    fail "apply without installed-keys.json: exit $rc: $(cat "$work/err")"
+"$XFRMCTL" -c "$defs" --state-dir "$work/seeds/strays" --forget-installed-keys apply > "$work/out" ||
+    fail "apply --forget-installed-keys: $(cat "$work/out")"
+[ -f "$work/seeds/strays/installed-keys.json" ] || fail "--forget-installed-keys wrote no new record"
+pass "a lost installed-keys.json is refused; --forget-installed-keys starts a new one"

@@ -5,6 +5,7 @@
 #include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/state/ledger.hpp"
 #include "xfrmctl/state/observations.hpp"
+#include "xfrmctl/state/store.hpp"
 #include "xfrmctl/util/files.hpp"
 
 #include <doctest/doctest.h>
@@ -59,7 +60,62 @@ namespace {
 
 bool mentions(const Error& e, const std::string& text) { return e.message.find(text) != std::string::npos; }
 
+// A state directory as a run leaves it, then without its key history.
+void lose_key_history(const ScratchDir& dir)
+{
+    auto store = state::Store::open_for_writing(dir.path(), 0);
+    REQUIRE(store);
+    REQUIRE(store->save());
+    std::filesystem::remove(dir.path() / "installed-keys.json");
+}
+
 } // namespace
+
+TEST_CASE("a key history missing where the ledger shows one was kept is refused, as a damaged one is")
+{
+    ScratchDir dir;
+    lose_key_history(dir);
+    auto writer = state::Store::open_for_writing(dir.path(), 0);
+    REQUIRE_FALSE(writer);
+    CHECK(mentions(writer.error(), "installed-keys.json is missing"));
+    CHECK(mentions(writer.error(), "--forget-installed-keys"));
+    auto reader = state::Store::open_for_reading(dir.path());
+    REQUIRE_FALSE(reader);
+    CHECK(mentions(reader.error(), "is missing"));
+}
+
+TEST_CASE("--forget-installed-keys starts a new key history, kept at once")
+{
+    ScratchDir dir;
+    lose_key_history(dir);
+    REQUIRE(state::Store::open_for_writing(dir.path(), 0, true));
+    CHECK(std::filesystem::exists(dir.path() / "installed-keys.json"));
+    CHECK(state::Store::open_for_writing(dir.path(), 0)); // and is no longer missing
+}
+
+TEST_CASE("--forget-installed-keys keeps a key history that is there")
+{
+    ScratchDir dir;
+    std::string fingerprint;
+    {
+        auto store = state::Store::open_for_writing(dir.path(), 0);
+        REQUIRE(store);
+        fingerprint = store->history.fingerprint(std::vector<std::uint8_t>(36, 7));
+        store->history.record_pending(fingerprint, "t spi 0x1", "sa");
+        store->history.confirm(fingerprint);
+        REQUIRE(store->save());
+    }
+    auto store = state::Store::open_for_writing(dir.path(), 0, true);
+    REQUIRE(store);
+    CHECK(store->history.contains(fingerprint));
+}
+
+TEST_CASE("a new state directory needs no key history")
+{
+    ScratchDir dir;
+    CHECK(state::Store::open_for_writing(dir.path() / "new", 0));
+    CHECK(state::Store::open_for_reading(dir.path() / "none"));
+}
 
 TEST_CASE("a write that fails for space leaves no temporary file behind")
 {
