@@ -31,6 +31,18 @@ Result<std::vector<std::string>> choose(const GlobalOptions& g, const state::Led
     return chosen;
 }
 
+// What down --all leaves owned: the host section's bypass policies and
+// default policy are not a tunnel, and stay until the definitions drop them.
+void warn_left(const state::Ledger& ledger)
+{
+    if (ledger.find(plan::kHostTunnel) || ledger.saved_default())
+        warn("the host section's bypass policies and default policy are not a tunnel and stay in the kernel: remove "
+             "the host section from the definitions and apply to remove them");
+    for (const auto& [name, owned] : ledger.tunnels())
+        if (name != plan::kHostTunnel && !owned.empty())
+            warn("tunnel " + name + ": entries are still owned in the kernel (see the errors above)");
+}
+
 } // namespace
 
 int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool all)
@@ -49,6 +61,8 @@ int run_down(const GlobalOptions& g, const std::vector<std::string>& names, bool
         reconcile_encap(g, *defs, local->store.ledger);
     const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
     report::print_outcome(std::cout, std::cerr, g.json, outcome->plan, report, false);
+    if (all)
+        warn_left(local->store.ledger);
     return report && report->failed() ? kError : kOk;
 }
 

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <netdb.h>
 
+#include <charconv>
 #include <iostream>
 
 namespace xfrmctl::cli {
@@ -12,8 +13,10 @@ namespace {
 
 Result<std::uint8_t> protocol_number(const std::string& text)
 {
-    if (!text.empty() && std::all_of(text.begin(), text.end(), ::isdigit) && std::stoul(text) <= 255)
-        return static_cast<std::uint8_t>(std::stoul(text));
+    unsigned value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (!text.empty() && error == std::errc() && end == text.data() + text.size() && value <= 255)
+        return static_cast<std::uint8_t>(value);
     if (const protoent* p = getprotobyname(text.c_str()))
         return static_cast<std::uint8_t>(p->p_proto);
     for (auto [name, number] : {std::pair{"tcp", 6}, {"udp", 17}, {"icmp", 1}, {"icmpv6", 58}, {"sctp", 132}, {"gre", 47}})

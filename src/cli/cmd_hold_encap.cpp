@@ -9,15 +9,10 @@ namespace xfrmctl::cli {
 // as file descriptor 3.
 int run_hold_encap(const std::vector<std::string>& args)
 {
-    unsigned long number = 0;
-    try {
-        number = std::stoul(args[1]);
-    } catch (const std::exception&) {
-    }
-    if ((args[0] != "4" && args[0] != "6") || number == 0 || number > 65535)
+    auto number = engine::parse_port(args[1]);
+    if ((args[0] != "4" && args[0] != "6") || !number)
         return kError;
-    engine::EncapPort port{args[0] == "6" ? std::uint16_t{AF_INET6} : std::uint16_t{AF_INET},
-                           static_cast<std::uint16_t>(number)};
+    engine::EncapPort port{args[0] == "6" ? std::uint16_t{AF_INET6} : std::uint16_t{AF_INET}, *number};
     return engine::hold_encap_socket(port, args[2], 3);
 }
 

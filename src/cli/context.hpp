@@ -22,6 +22,7 @@ struct GlobalOptions {
     std::filesystem::path socket = "/run/xfrmctl/xfrmd.sock";
     bool json = false;
     bool no_probe = false;
+    bool forget_installed_keys = false; // a lost installed-keys.json starts anew
     bool definitions_given = false; // -c on the command line (else xfrmd uses its own)
 };
 

@@ -26,6 +26,9 @@ void add_global_options(CLI::App& app, GlobalOptions& g)
         ->capture_default_str();
     app.add_option("--state-dir", g.state_dir, "what the controller remembers")->capture_default_str();
     app.add_option("--socket", g.socket, "the daemon's control socket")->capture_default_str();
+    app.add_flag("--forget-installed-keys", g.forget_installed_keys,
+                 "if installed-keys.json is missing from the state directory, start a new, empty record of installed "
+                 "keys (roll every manual AEAD key first: one used before could be installed again)");
     app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
     app.add_flag("--no-probe", g.no_probe,
                  "do not ask the kernel what it supports (validate for another machine; the kernel's own refusals "
@@ -112,6 +115,19 @@ int dispatch(const CLI::App& app, const GlobalOptions& g, const Commands& c)
     return run_down(g, c.names, c.all);
 }
 
+// The edge: whatever escapes a command (a bug; errors travel as values)
+// is one error message and exit 1, never an abort that leaves no report.
+int dispatch_guarded(const CLI::App& app, const GlobalOptions& g, const Commands& c)
+{
+    try {
+        return dispatch(app, g, c);
+    } catch (const std::exception& e) {
+        return report_error(g, xfrmctl::Error{std::string("internal error: ") + e.what()});
+    } catch (...) {
+        return report_error(g, xfrmctl::Error{"internal error: an unknown exception"});
+    }
+}
+
 } // namespace
 
 // Key material passes through this process: no core file may keep it, and no
@@ -144,5 +160,5 @@ int main(int argc, char** argv)
         return kError;
     }
     g.definitions_given = app.count("--config") > 0;
-    return dispatch(app, g, c);
+    return dispatch_guarded(app, g, c);
 }

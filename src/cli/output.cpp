@@ -30,7 +30,8 @@ std::vector<model::Warning> definition_warnings(const model::Definitions& defs)
 
 Result<Local> open_local(const GlobalOptions& g, bool for_writing)
 {
-    auto store = for_writing ? state::Store::open_for_writing(g.state_dir) : state::Store::open_for_reading(g.state_dir);
+    auto store = for_writing ? state::Store::open_for_writing(g.state_dir, 30, g.forget_installed_keys)
+                             : state::Store::open_for_reading(g.state_dir, g.forget_installed_keys);
     if (!store)
         return fail(store.error());
     auto kernel = netlink::Kernel::open();

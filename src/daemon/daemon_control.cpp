@@ -3,7 +3,7 @@
 #include "daemon.hpp"
 
 #include "xfrmctl/report/render.hpp"
-#include "xfrmctl/util/files.hpp"
+#include "xfrmctl/util/safe_paths.hpp"
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -34,19 +34,13 @@ sockaddr_un address_of(const std::filesystem::path& path)
 
 } // namespace
 
-// Only root may reach it: 0600 in a 0700 directory, and each peer's
-// credentials are checked (SO_PEERCRED) as well.
+// Only root may reach it: 0600, in a directory nobody else may write to
+// (claim_socket_path checks it), and each peer's credentials are checked
+// (SO_PEERCRED) as well.
 Status Daemon::open_control_socket()
 {
-    if (options_.socket.string().size() >= sizeof(sockaddr_un::sun_path))
-        return fail("the control socket path is too long: " + options_.socket.string());
-    if (auto ok = ensure_private_directory(options_.socket.parent_path()); !ok)
+    if (auto ok = claim_socket_path(options_.socket); !ok)
         return ok;
-    engine::ControlRequest ping;
-    ping.command = "status";
-    if (auto other = engine::ask_daemon(options_.socket, ping); other && *other)
-        return fail("another xfrmd already listens on " + options_.socket.string());
-    ::unlink(options_.socket.c_str()); // a stale socket of a daemon that died
     UniqueFd listening(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
     sockaddr_un addr = address_of(options_.socket);
     if (!listening || ::bind(listening.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||

@@ -9,6 +9,35 @@
 
 #include <iostream>
 
+namespace {
+
+int run(const xfrmctl::daemon::Options& o)
+{
+    auto daemon = xfrmctl::daemon::Daemon::start(o);
+    if (!daemon) {
+        std::cerr << "<3>xfrmd: " << daemon.error().message << std::endl;
+        return 1;
+    }
+    return (*daemon)->run();
+}
+
+// The edge: whatever escapes (a bug; errors travel as values) is logged
+// and exit 1, never an abort: systemd restarts the daemon, and what it set
+// up in the kernel stays.
+int run_guarded(const xfrmctl::daemon::Options& o)
+{
+    try {
+        return run(o);
+    } catch (const std::exception& e) {
+        std::cerr << "<3>xfrmd: internal error: " << e.what() << std::endl;
+    } catch (...) {
+        std::cerr << "<3>xfrmd: internal error: an unknown exception" << std::endl;
+    }
+    return 1;
+}
+
+} // namespace
+
 int main(int argc, char** argv)
 {
     // Key material lives in this process: no core file, no ptrace by peers.
@@ -36,10 +65,5 @@ int main(int argc, char** argv)
     } catch (const CLI::ParseError& e) {
         return app.exit(e) == 0 ? 0 : 1;
     }
-    auto daemon = xfrmctl::daemon::Daemon::start(o);
-    if (!daemon) {
-        std::cerr << "<3>xfrmd: " << daemon.error().message << std::endl;
-        return 1;
-    }
-    return (*daemon)->run();
+    return run_guarded(o);
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <fstream>
 
@@ -20,6 +21,29 @@ namespace xfrmctl::engine {
 namespace fs = std::filesystem;
 
 std::string EncapPort::name() const { return fmt::format("{}-{}", family == AF_INET ? "ipv4" : "ipv6", port); }
+
+std::optional<std::uint16_t> parse_port(std::string_view text)
+{
+    unsigned value = 0;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error != std::errc() || end != text.data() + text.size() || value == 0 || value > 65535)
+        return std::nullopt;
+    return static_cast<std::uint16_t>(value);
+}
+
+std::optional<EncapPort> port_of_pidfile(std::string_view filename)
+{
+    constexpr std::string_view suffix = ".pid";
+    if (filename.size() <= 5 + suffix.size() || !filename.ends_with(suffix))
+        return std::nullopt;
+    std::string_view family = filename.substr(0, 5), port = filename.substr(5, filename.size() - 5 - suffix.size());
+    if (family != "ipv4-" && family != "ipv6-")
+        return std::nullopt;
+    auto number = parse_port(port);
+    if (!number)
+        return std::nullopt;
+    return EncapPort{family == "ipv4-" ? std::uint16_t{AF_INET} : std::uint16_t{AF_INET6}, *number};
+}
 
 std::set<EncapPort> needed_encap_ports(const model::Definitions& defs, const state::Ledger& ledger)
 {
@@ -82,14 +106,9 @@ std::vector<EncapPort> held_ports(const fs::path& state_dir)
 {
     std::vector<EncapPort> ports;
     std::error_code ec;
-    for (const auto& e : fs::directory_iterator(state_dir / "encap", ec)) {
-        std::string name = e.path().stem().string(); // "ipv4-4500"
-        auto dash = name.find('-');
-        if (dash == std::string::npos || e.path().extension() != ".pid")
-            continue;
-        std::uint16_t family = name.substr(0, dash) == "ipv6" ? AF_INET6 : AF_INET;
-        ports.push_back({family, static_cast<std::uint16_t>(std::stoul(name.substr(dash + 1)))});
-    }
+    for (fs::directory_iterator it(state_dir / "encap", ec), end; !ec && it != end; it.increment(ec))
+        if (auto port = port_of_pidfile(it->path().filename().string()))
+            ports.push_back(*port);
     return ports;
 }
 

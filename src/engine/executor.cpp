@@ -130,9 +130,13 @@ private:
 
 // Claims every entry about to be added, and every key about to be
 // installed, before the kernel sees them: a crash after the write never
-// leaves an owned entry unrecorded, nor a used key forgotten.
+// leaves an owned entry unrecorded, nor a used key forgotten. So with the
+// kernel's default policy: the one to put back one day is kept before ours
+// replaces it, or a run killed in between would keep ours as the original.
 Status Executor::write_ahead()
 {
+    if (plan_.host.save_default)
+        store_.ledger.save_default(plan_.host.default_before);
     for (std::size_t t = 0; t < plan_.tunnels.size(); ++t) {
         const TunnelPlan& tp = plan_.tunnels[t];
         if (!active(t) || tp.removal)
@@ -233,12 +237,11 @@ bool Executor::default_policy_goes_in() const
 }
 
 // The kernel's default policy; the one it had before we first set it is
-// kept in the ledger, and put back when the definitions stop asking.
+// in the ledger already (write_ahead), and put back when the definitions
+// stop asking.
 void Executor::set_default_policy()
 {
     const plan::HostPlan& host = plan_.host;
-    if (host.save_default)
-        store_.ledger.save_default(host.default_before);
     if (host.default_after && host_request(netlink::build_default_set(*host.default_after), "the default policy")) {
         report_.host.default_before = host.default_before;
         report_.host.default_after = host.default_after;

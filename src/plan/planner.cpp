@@ -367,6 +367,7 @@ Plan plan_removal(const std::vector<std::string>& names, const state::Ledger& le
 {
     KernelIndex kernel(kernel_tables);
     Plan plan;
+    plan.takedown = true;
     for (const auto& name : names) {
         TunnelPlan t = tunnel_plan(name, "", 0, true);
         if (const auto* owned = ledger.find(name)) {

@@ -114,7 +114,9 @@ void print_plan(std::ostream& out, const plan::Plan& plan, const engine::ApplyRe
     Counts n = count(plan, report);
     if (n.tunnels == 0 && !n.host) {
         bool clean = !plan.has_refusals() && !(report && report->failed());
-        out << (report ? "Nothing changed" : "No changes") << (clean ? ": the kernel matches the definitions.\n" : ".\n");
+        const char* why = plan.takedown ? ": none of their entries are in the kernel.\n"
+                                        : ": the kernel matches the definitions.\n";
+        out << (report ? "Nothing changed" : "No changes") << (clean ? why : ".\n");
         return;
     }
     out << fmt::format("{}: {} to add, {} to update, {} to remove, in {} tunnel{}{}.\n", report ? "Applied" : "Plan",

@@ -50,12 +50,16 @@ std::string boot_id()
 
 } // namespace
 
-Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
+Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir, bool expected)
 {
     auto path = state_dir / kFile;
     auto text = read_optional_file(path);
     if (!text)
         return fail(text.error());
+    if (!*text && expected)
+        return fail(path.string() + " is missing, although the state directory shows it was kept: without it a used "
+                    "manual AEAD key could be installed again. Restore it from a backup, or, once every manual AEAD "
+                    "key in the definitions is new, start a new record with --forget-installed-keys");
     KeyHistory history;
     history.boot_ = boot_id();
     if (!*text) {
@@ -77,7 +81,8 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir)
     } catch (const json::exception& e) {
         // Without it, reinstalling a used AEAD key could not be refused.
         return fail(path.string() + " is damaged (" + e.what() + "); manual AEAD keys cannot be checked for "
-                    "reuse until it is restored");
+                    "reuse until it is restored (or moved aside, and a new record started with "
+                    "--forget-installed-keys once every manual AEAD key in the definitions is new)");
     }
     return history;
 }

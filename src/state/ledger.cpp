@@ -1,7 +1,9 @@
 #include "xfrmctl/state/ledger.hpp"
 
+#include "whole_number.hpp"
 #include "xfrmctl/util/files.hpp"
 
+#include <linux/xfrm.h>
 #include <nlohmann/json.hpp>
 
 namespace xfrmctl::state {
@@ -15,7 +17,7 @@ constexpr const char* kFile = "owned.json";
 Result<OwnedTunnel> read_tunnel(const json& j)
 {
     OwnedTunnel t;
-    t.reqid = j.at("reqid").get<std::uint32_t>();
+    t.reqid = static_cast<std::uint32_t>(whole_number(j.at("reqid"), UINT32_MAX));
     for (const auto& key : j.at("sas"))
         t.sas.insert(key.get<std::string>());
     for (const auto& key : j.at("policies"))
@@ -27,6 +29,13 @@ Result<OwnedTunnel> read_tunnel(const json& j)
 }
 
 } // namespace
+
+bool Ledger::kept_in(const std::filesystem::path& state_dir)
+{
+    std::error_code ec;
+    return std::filesystem::symlink_status(state_dir / kFile, ec).type() != std::filesystem::file_type::not_found &&
+           !ec;
+}
 
 Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
 {
@@ -51,9 +60,10 @@ Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
                 ledger.expired_.insert(key.get<std::string>());
         if (doc.contains("saved_default_policy")) {
             const json& d = doc.at("saved_default_policy");
-            ledger.saved_default_ = netlink::DefaultPolicy{d.at("in"), d.at("fwd"), d.at("out")};
+            auto action = [&](const char* dir) { return static_cast<std::uint8_t>(whole_number(d.at(dir), XFRM_USERPOLICY_ACCEPT)); };
+            ledger.saved_default_ = netlink::DefaultPolicy{action("in"), action("fwd"), action("out")};
         }
-    } catch (const json::exception& e) {
+    } catch (const std::exception& e) { // json's, and whole_number's
         // Never guess what we own: a damaged record stops everything.
         return fail(path.string() + " is damaged (" + e.what() + "); restore it from a backup or remove it "
                     "(then nothing in the kernel counts as ours)");

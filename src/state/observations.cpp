@@ -1,5 +1,6 @@
 #include "xfrmctl/state/observations.hpp"
 
+#include "whole_number.hpp"
 #include "xfrmctl/util/files.hpp"
 
 #include <nlohmann/json.hpp>
@@ -20,9 +21,9 @@ Observations Observations::load(const std::filesystem::path& state_dir)
         return o;
     try {
         for (const auto& [sa, v] : json::parse(**text).at("sas").items())
-            o.seen_[sa] = Seen{v.at("packets").get<std::uint64_t>(), v.at("since").get<std::uint64_t>(),
+            o.seen_[sa] = Seen{whole_number(v.at("packets"), UINT64_MAX), whole_number(v.at("since"), UINT64_MAX),
                                v.at("known").get<bool>()};
-    } catch (const json::exception&) {
+    } catch (const std::exception&) { // json's, and whole_number's
         return Observations(); // only a hint: start again
     }
     return o;

@@ -72,17 +72,6 @@ Result<std::string> read_unchanged(int fd, std::size_t max_bytes)
     return text;
 }
 
-Status ensure_private_directory(const std::filesystem::path& dir)
-{
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    if (ec)
-        return fail("cannot create " + dir.string() + ": " + ec.message());
-    if (::chmod(dir.c_str(), 0700) != 0)
-        return fail(Error::from_errno("cannot set the mode of " + dir.string(), errno));
-    return {};
-}
-
 Result<std::optional<std::string>> read_optional_file(const std::filesystem::path& file)
 {
     std::ifstream in(file, std::ios::binary);
@@ -121,13 +110,17 @@ Status write_file_atomically(const std::filesystem::path& file, const std::strin
     UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode));
     if (!fd)
         return fail(Error::from_errno("cannot write " + temporary.string(), errno));
+    auto failed = [&](Error error) {
+        ::unlink(temporary.c_str()); // a full disk leaves no empty or partial copy behind
+        return fail(std::move(error));
+    };
     if (auto ok = write_all(fd.get(), contents); !ok)
-        return fail("cannot write " + temporary.string() + ": " + ok.error().message);
+        return failed({"cannot write " + temporary.string() + ": " + ok.error().message, ok.error().errnum});
     if (::fsync(fd.get()) != 0)
-        return fail(Error::from_errno("cannot sync " + temporary.string(), errno));
+        return failed(Error::from_errno("cannot sync " + temporary.string(), errno));
     fd.reset();
     if (::rename(temporary.c_str(), file.c_str()) != 0)
-        return fail(Error::from_errno("cannot replace " + file.string(), errno));
+        return failed(Error::from_errno("cannot replace " + file.string(), errno));
     UniqueFd dir(::open(file.parent_path().empty() ? "." : file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir)
         ::fsync(dir.get());

@@ -11,8 +11,10 @@
 #include "xfrmctl/util/unique_fd.hpp"
 
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace xfrmctl::engine {
@@ -23,6 +25,14 @@ struct EncapPort {
     auto operator<=>(const EncapPort&) const = default;
     std::string name() const; // "ipv4-4500"
 };
+
+// A port number 1-65535, all of `text` (decimal digits), or nullopt.
+std::optional<std::uint16_t> parse_port(std::string_view text);
+
+// The port whose holder's pidfile is named `filename` ("ipv4-4500.pid");
+// nullopt for any other name: a stray file in the state directory is not
+// a holder, and is left alone.
+std::optional<EncapPort> port_of_pidfile(std::string_view filename);
 
 // The ports that the installed tunnels receive ESP in UDP on.
 std::set<EncapPort> needed_encap_ports(const model::Definitions& defs, const state::Ledger& ledger);

@@ -78,6 +78,7 @@ struct TunnelPlan {
 struct Plan {
     std::vector<TunnelPlan> tunnels;
     HostPlan host;
+    bool takedown = false; // plan_removal's: about the named tunnels, not the definitions
     bool has_changes() const;
     bool has_refusals() const; // refusals or errors: exit status 1
 };

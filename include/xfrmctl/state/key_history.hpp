@@ -17,7 +17,10 @@ namespace xfrmctl::state {
 
 class KeyHistory {
 public:
-    static Result<KeyHistory> load(const std::filesystem::path& state_dir);
+    // A missing file is a new, empty history, unless `expected` (the state
+    // directory shows one was kept there): then it is refused as a damaged
+    // one is, since a used AEAD key could otherwise be installed again.
+    static Result<KeyHistory> load(const std::filesystem::path& state_dir, bool expected = false);
     Status save(const std::filesystem::path& state_dir) const;
 
     // HMAC-SHA-256 under this host's random salt: a fingerprint tells

@@ -29,6 +29,9 @@ struct OwnedTunnel {
 class Ledger {
 public:
     static Result<Ledger> load(const std::filesystem::path& state_dir);
+    // Whether a ledger was ever saved there: the key history is saved
+    // first, so with a ledger, the key history is expected as well.
+    static bool kept_in(const std::filesystem::path& state_dir);
     Status save(const std::filesystem::path& state_dir) const;
 
     const std::map<std::string, OwnedTunnel>& tunnels() const { return tunnels_; }

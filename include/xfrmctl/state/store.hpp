@@ -13,10 +13,15 @@ namespace xfrmctl::state {
 class Store {
 public:
     // A writer creates the directory (mode 0700) and holds its lock until
-    // the Store goes away; a reader takes no lock and creates nothing.
+    // the Store goes away; a reader takes no lock and creates nothing. An
+    // existing directory is checked, not changed (check_safe_directory).
     // wait_seconds: how long to wait for another holder of the lock (0: fail at once).
-    static Result<Store> open_for_writing(const std::filesystem::path& dir, int wait_seconds = 30);
-    static Result<Store> open_for_reading(const std::filesystem::path& dir);
+    // forget_installed_keys: a key history that is missing where the ledger
+    // shows one was kept starts anew instead of being refused (the
+    // operator's choice: xfrmctl --forget-installed-keys).
+    static Result<Store> open_for_writing(const std::filesystem::path& dir, int wait_seconds = 30,
+                                          bool forget_installed_keys = false);
+    static Result<Store> open_for_reading(const std::filesystem::path& dir, bool forget_installed_keys = false);
 
     Ledger ledger;
     KeyHistory history;

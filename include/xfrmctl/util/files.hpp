@@ -71,9 +71,6 @@ Result<std::string> read_to_end(int fd, std::size_t max_bytes, std::size_t size_
 // caller reads it again rather than use a mix of two versions.
 Result<std::string> read_unchanged(int fd, std::size_t max_bytes);
 
-// Creates the directory (and parents) if needed, mode 0700.
-Status ensure_private_directory(const std::filesystem::path& dir);
-
 // nullopt when the file does not exist.
 Result<std::optional<std::string>> read_optional_file(const std::filesystem::path& file);
 
