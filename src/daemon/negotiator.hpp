@@ -73,7 +73,8 @@ private:
         std::int64_t initiated_at = 0, next_try = 0, acquired_at = -1000;
         int attempts = 0;
         std::optional<ikev2::NegotiatedTunnel> seen;
-        std::string last_alert;
+        std::string last_alert;  // charon's words
+        std::string last_reason; // what they mean for the operator (status's reason)
         bool alert_names_certificate = false;
         std::int64_t alert_at = 0;
         bool was_up = false;

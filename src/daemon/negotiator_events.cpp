@@ -82,6 +82,7 @@ void Negotiator::on_alert(const ikev2::Alert& a, std::int64_t now)
     bool side_attempt = p->was_up && a.type != 6 /* RETRANSMIT_SEND_TIMEOUT */;
     if (!keep && !side_attempt) { // the certificate's own problem says more than the failure it causes
         p->last_alert = a.text;
+        p->last_reason = ikev2::operator_reason(a, p->tunnel.ikev2->psk_file.has_value());
         p->alert_names_certificate = a.is_certificate_problem();
         p->alert_at = now;
     }
@@ -107,6 +108,7 @@ void Negotiator::note_transitions(std::int64_t now)
         if (up) {
             p.attempts = 0;
             p.last_alert.clear();
+            p.last_reason.clear();
             const auto& ike = p.seen->ike;
             journal_.event("ike-up", {{"tunnel", name}, {"ike", ike.ike_algorithms}, {"child", ike.child_algorithms}});
         } else {
@@ -137,7 +139,7 @@ void Negotiator::overlay(std::vector<engine::TunnelStatus>& status) const
         s.ike = ike;
         std::string why = !connected()        ? down_reason_
                           : p.held            ? "taken down by xfrmctl down (until the next apply)"
-                          : !p.last_alert.empty() ? "IKE failed: " + p.last_alert
+                          : !p.last_reason.empty() ? "IKE failed: " + p.last_reason
                           : !p.seen           ? (p.mode == Mode::keep_up ? "IKE negotiating" : "IKE not started (" +
                                                     std::string(p.mode == Mode::on_acquire ? "waits for traffic" : "waits for the peer") + ")")
                                               : "IKE SA " + ike.state + ", CHILD SA " + ike.child_state;

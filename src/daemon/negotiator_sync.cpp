@@ -140,7 +140,7 @@ void Negotiator::sync(std::int64_t now)
             continue;
         bool reload = !p.loaded_digest.empty();
         if (auto ok = load_peer(p); !ok) {
-            p.last_alert = ok.error().message;
+            p.last_alert = p.last_reason = ok.error().message;
             journal_.error("charon refused tunnel " + name + ": " + ok.error().message);
             p.loaded_digest = p.digest; // said once; retried when the definition changes
             continue;
