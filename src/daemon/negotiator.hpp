@@ -78,6 +78,10 @@ private:
         bool alert_names_certificate = false;
         std::int64_t alert_at = 0;
         bool was_up = false;
+        // The CHILD SA inside a standing IKE SA: tries since it went, and
+        // the peer's refusal (a rekey or a new CHILD SA), if it said one.
+        int child_tries = 0;
+        std::string child_refusal;
     };
 
     // negotiator.cpp: charon itself and the connections to it
@@ -99,6 +103,8 @@ private:
     void refresh(std::int64_t now);
     void keep_up(std::int64_t now);
     void initiate(Peer& p, std::int64_t now, const std::string& why);
+    bool child_needs_fresh_ike(const Peer& p) const;
+    void restart_ike(Peer& p, std::int64_t now);
 
     // negotiator_events.cpp
     void on_vici_event(const ikev2::ViciEvent& e, std::int64_t now);

@@ -87,6 +87,11 @@ void Negotiator::on_alert(const ikev2::Alert& a, std::int64_t now)
         p->alert_at = now;
     }
     journal_.event("ike-alert", {{"tunnel", p->tunnel.name}, {"alert", a.text}, {"type", a.type}});
+    // The peer refused a CHILD SA inside the standing IKE SA (a rekey, most
+    // often): keep_up() negotiates a fresh IKE SA once the CHILD SA is gone.
+    bool child_refused = a.type == 9 /* PROPOSAL_MISMATCH_CHILD */ || a.type == 10 /* TS_MISMATCH */;
+    if (child_refused && p->seen && p->seen->ike_up)
+        p->child_refusal = a.text;
     // An established tunnel whose peer stopped answering: dead-peer detection.
     if (a.type == 6 /* RETRANSMIT_SEND_TIMEOUT */ && p->was_up) {
         using Action = model::Ikev2::DpdAction;
@@ -107,6 +112,8 @@ void Negotiator::note_transitions(std::int64_t now)
         p.was_up = up;
         if (up) {
             p.attempts = 0;
+            p.child_tries = 0;
+            p.child_refusal.clear();
             p.last_alert.clear();
             p.last_reason.clear();
             const auto& ike = p.seen->ike;
