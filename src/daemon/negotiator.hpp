@@ -82,6 +82,9 @@ private:
         // the peer's refusal (a rekey or a new CHILD SA), if it said one.
         int child_tries = 0;
         std::string child_refusal;
+        bool restarting = false; // a fresh IKE SA on its way: the old one's refusals are known
+        std::string last_restart;  // why the last fresh IKE SA (status's ike.last_restart)
+        std::int64_t restarted = 0;
     };
 
     // negotiator.cpp: charon itself and the connections to it

@@ -191,16 +191,23 @@ bool Negotiator::child_needs_fresh_ike(const Peer& p) const
 
 void Negotiator::restart_ike(Peer& p, std::int64_t now)
 {
-    std::string refusal = p.child_refusal.empty() ? "a new CHILD SA failed" : p.child_refusal;
-    p.last_alert = refusal;
-    p.last_reason = "the CHILD SA cannot be negotiated inside its IKE SA (" + refusal +
-                    "); negotiating a fresh IKE SA (a peer without a key-exchange group in its esp_proposals "
-                    "refuses a rekey with PFS)";
+    // The peer's refusal as charon said it, else whatever charon said last
+    // (an IKE_AUTH whose CHILD SA failed says it before the IKE SA is seen up).
+    bool refused_inside = !p.child_refusal.empty(); // a rekey, or a CHILD SA of its own exchange
+    if (refused_inside)
+        p.last_alert = p.child_refusal;
+    std::string refusal = p.last_alert.empty() ? "a new CHILD SA failed" : p.last_alert;
+    p.last_reason = "the CHILD SA cannot be negotiated inside its IKE SA (" + refusal + "); negotiating a fresh IKE SA";
+    if (refused_inside)
+        p.last_reason += " (a peer without a key-exchange group in its esp_proposals refuses a rekey with PFS)";
     (void)commands_->call("terminate", ikev2::ordered_json{{"ike", ikev2::connection_name(p.tunnel.name)},
                                                            {"timeout", "-1"}, {"force", "yes"}});
     journal_.event("ike-restart", {{"tunnel", p.tunnel.name}, {"reason", p.last_reason}});
+    p.last_restart = p.last_reason;
+    p.restarted = now;
     p.child_tries = 0;
     p.child_refusal.clear();
+    p.restarting = true;
     p.next_try = now + 1; // once charon has let the old IKE SA go
 }
 
