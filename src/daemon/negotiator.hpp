@@ -73,10 +73,18 @@ private:
         std::int64_t initiated_at = 0, next_try = 0, acquired_at = -1000;
         int attempts = 0;
         std::optional<ikev2::NegotiatedTunnel> seen;
-        std::string last_alert;
+        std::string last_alert;  // charon's words
+        std::string last_reason; // what they mean for the operator (status's reason)
         bool alert_names_certificate = false;
         std::int64_t alert_at = 0;
         bool was_up = false;
+        // The CHILD SA inside a standing IKE SA: tries since it went, and
+        // the peer's refusal (a rekey or a new CHILD SA), if it said one.
+        int child_tries = 0;
+        std::string child_refusal;
+        bool restarting = false; // a fresh IKE SA on its way: the old one's refusals are known
+        std::string last_restart;  // why the last fresh IKE SA (status's ike.last_restart)
+        std::int64_t restarted = 0;
     };
 
     // negotiator.cpp: charon itself and the connections to it
@@ -98,6 +106,8 @@ private:
     void refresh(std::int64_t now);
     void keep_up(std::int64_t now);
     void initiate(Peer& p, std::int64_t now, const std::string& why);
+    bool child_needs_fresh_ike(const Peer& p) const;
+    void restart_ike(Peer& p, std::int64_t now);
 
     // negotiator_events.cpp
     void on_vici_event(const ikev2::ViciEvent& e, std::int64_t now);

@@ -79,13 +79,19 @@ void Negotiator::on_alert(const ikev2::Alert& a, std::int64_t now)
     // While the tunnel is up, a failed side attempt (a late retransmission, a
     // peer's duplicate IKE_SA) is not why it is down: journaled, not shown as
     // the reason. A dead peer is the exception: the tunnel is going down.
-    bool side_attempt = p->was_up && a.type != 6 /* RETRANSMIT_SEND_TIMEOUT */;
+    bool child_refused = a.type == 9 /* PROPOSAL_MISMATCH_CHILD */ || a.type == 10 /* TS_MISMATCH */;
+    bool side_attempt = (p->was_up && a.type != 6 /* RETRANSMIT_SEND_TIMEOUT */) || (p->restarting && child_refused);
     if (!keep && !side_attempt) { // the certificate's own problem says more than the failure it causes
         p->last_alert = a.text;
+        p->last_reason = ikev2::operator_reason(a, p->tunnel.ikev2->psk_file.has_value());
         p->alert_names_certificate = a.is_certificate_problem();
         p->alert_at = now;
     }
     journal_.event("ike-alert", {{"tunnel", p->tunnel.name}, {"alert", a.text}, {"type", a.type}});
+    // The peer refused a CHILD SA inside the standing IKE SA (a rekey, most
+    // often): keep_up() negotiates a fresh IKE SA once the CHILD SA is gone.
+    if (child_refused && p->seen && p->seen->ike_up)
+        p->child_refusal = a.text;
     // An established tunnel whose peer stopped answering: dead-peer detection.
     if (a.type == 6 /* RETRANSMIT_SEND_TIMEOUT */ && p->was_up) {
         using Action = model::Ikev2::DpdAction;
@@ -106,7 +112,11 @@ void Negotiator::note_transitions(std::int64_t now)
         p.was_up = up;
         if (up) {
             p.attempts = 0;
+            p.child_tries = 0;
+            p.child_refusal.clear();
+            p.restarting = false;
             p.last_alert.clear();
+            p.last_reason.clear();
             const auto& ike = p.seen->ike;
             journal_.event("ike-up", {{"tunnel", name}, {"ike", ike.ike_algorithms}, {"child", ike.child_algorithms}});
         } else {
@@ -134,10 +144,13 @@ void Negotiator::overlay(std::vector<engine::TunnelStatus>& status) const
         const Peer& p = it->second;
         engine::IkeStatus ike = p.seen ? p.seen->ike : engine::IkeStatus{};
         ike.last_alert = p.last_alert;
+        ike.last_restart = p.last_restart;
+        if (!p.last_restart.empty())
+            ike.restarted = p.restarted;
         s.ike = ike;
         std::string why = !connected()        ? down_reason_
                           : p.held            ? "taken down by xfrmctl down (until the next apply)"
-                          : !p.last_alert.empty() ? "IKE failed: " + p.last_alert
+                          : !p.last_reason.empty() ? "IKE failed: " + p.last_reason
                           : !p.seen           ? (p.mode == Mode::keep_up ? "IKE negotiating" : "IKE not started (" +
                                                     std::string(p.mode == Mode::on_acquire ? "waits for traffic" : "waits for the peer") + ")")
                                               : "IKE SA " + ike.state + ", CHILD SA " + ike.child_state;

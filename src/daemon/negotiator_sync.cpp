@@ -140,7 +140,7 @@ void Negotiator::sync(std::int64_t now)
             continue;
         bool reload = !p.loaded_digest.empty();
         if (auto ok = load_peer(p); !ok) {
-            p.last_alert = ok.error().message;
+            p.last_alert = p.last_reason = ok.error().message;
             journal_.error("charon refused tunnel " + name + ": " + ok.error().message);
             p.loaded_digest = p.digest; // said once; retried when the definition changes
             continue;
@@ -179,6 +179,38 @@ void Negotiator::initiate(Peer& p, std::int64_t now, const std::string& why)
     journal_.event("ike-initiate", {{"tunnel", p.tunnel.name}, {"reason", why}, {"attempt", p.attempts}});
 }
 
+// A CHILD SA that cannot be had inside the standing IKE SA (the peer
+// refused one, or one try there failed) is negotiated with a fresh IKE SA:
+// the CHILD SA of IKE_AUTH carries no key exchange, so a peer without a
+// key-exchange group in its esp_proposals accepts it where it refuses a
+// rekey with PFS. Retrying inside the same IKE SA would fail for good.
+bool Negotiator::child_needs_fresh_ike(const Peer& p) const
+{
+    return p.seen && p.seen->ike_up && !p.seen->child_up && (!p.child_refusal.empty() || p.child_tries > 0);
+}
+
+void Negotiator::restart_ike(Peer& p, std::int64_t now)
+{
+    // The peer's refusal as charon said it, else whatever charon said last
+    // (an IKE_AUTH whose CHILD SA failed says it before the IKE SA is seen up).
+    bool refused_inside = !p.child_refusal.empty(); // a rekey, or a CHILD SA of its own exchange
+    if (refused_inside)
+        p.last_alert = p.child_refusal;
+    std::string refusal = p.last_alert.empty() ? "a new CHILD SA failed" : p.last_alert;
+    p.last_reason = "the CHILD SA cannot be negotiated inside its IKE SA (" + refusal + "); negotiating a fresh IKE SA";
+    if (refused_inside)
+        p.last_reason += " (a peer without a key-exchange group in its esp_proposals refuses a rekey with PFS)";
+    (void)commands_->call("terminate", ikev2::ordered_json{{"ike", ikev2::connection_name(p.tunnel.name)},
+                                                           {"timeout", "-1"}, {"force", "yes"}});
+    journal_.event("ike-restart", {{"tunnel", p.tunnel.name}, {"reason", p.last_reason}});
+    p.last_restart = p.last_reason;
+    p.restarted = now;
+    p.child_tries = 0;
+    p.child_refusal.clear();
+    p.restarting = true;
+    p.next_try = now + 1; // once charon has let the old IKE SA go
+}
+
 void Negotiator::keep_up(std::int64_t now)
 {
     for (auto& [name, p] : peers_) {
@@ -189,6 +221,12 @@ void Negotiator::keep_up(std::int64_t now)
         bool wanted = p.mode == Mode::keep_up || (p.mode == Mode::on_acquire && now - p.acquired_at < kAcquireSeconds);
         if (up || busy || p.held || !wanted || now < p.next_try || p.loaded_digest.empty())
             continue;
+        if (child_needs_fresh_ike(p)) {
+            restart_ike(p, now);
+            continue;
+        }
+        if (p.seen && p.seen->ike_up)
+            p.child_tries++;
         initiate(p, now, p.mode == Mode::on_acquire ? "traffic (the kernel's acquire)" : p.attempts ? "not up yet" : "start");
         if (!connected())
             return;

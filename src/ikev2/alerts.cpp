@@ -44,6 +44,22 @@ bool Alert::is_certificate_problem() const
     return (type >= 17 && type <= 19) || (type >= 29 && type <= 32);
 }
 
+std::string operator_reason(const Alert& a, bool psk)
+{
+    std::string meaning;
+    if (a.type == 2) // ERROR_NOTIFY_LOCAL_AUTH_FAILED: the peer sent AUTHENTICATION_FAILED
+        meaning = psk ? "the peer refused our authentication: the two ends do not hold the same PSK (or file it "
+                        "under other identities)"
+                      : "the peer refused our authentication: it does not trust our certificate or expects "
+                        "another identity";
+    else if (a.type == 3) // ERROR_NOTIFY_PEER_AUTH_FAILED: the peer's AUTH did not verify here
+        meaning = psk ? "the peer's authentication failed here: it does not hold the same PSK as this end (or "
+                        "uses another identity)"
+                      : "the peer's authentication failed here: its certificate is not trusted or not the "
+                        "identity expected";
+    return meaning.empty() ? a.text : meaning + " (charon: " + a.text + ")";
+}
+
 Result<Alert> decode_alert(std::span<const std::byte> record)
 {
     if (record.size() != kAlertSize)

@@ -2,6 +2,7 @@
 
 #include "cross_checks.hpp"
 #include "xfrmctl/model/diagnostic.hpp"
+#include "xfrmctl/model/psk.hpp"
 #include "xfrmctl/util/file_batch.hpp"
 #include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
@@ -114,17 +115,6 @@ Result<Secret> read_contents(const Tunnel& t, const SecretFile& f, struct stat* 
     return Secret::copy_of(raw.bytes().first(got));
 }
 
-int hex_value(std::uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 // Hex digits, an optional "0x" before them and one optional line end after.
 // Messages give positions, never the characters: they could be key material.
 Result<Secret> decode_hex(const Tunnel& t, const KeyRef& ref, const Secret& raw)
@@ -141,13 +131,8 @@ Result<Secret> decode_hex(const Tunnel& t, const KeyRef& ref, const Secret& raw)
     if ((end - begin) % 2)
         return fail(key_error(t, ref, fmt::format("an odd number of hex digits ({})", end - begin)));
     Secret key((end - begin) / 2);
-    for (std::size_t i = begin; i < end; i += 2) {
-        int high = hex_value(raw.data()[i]), low = hex_value(raw.data()[i + 1]);
-        if (high < 0 || low < 0)
-            return fail(key_error(t, ref, fmt::format("not hex: byte {} of the file is not a hex digit",
-                                                      (high < 0 ? i : i + 1) + 1)));
-        key.data()[(i - begin) / 2] = static_cast<std::uint8_t>(high << 4 | low);
-    }
+    if (auto bad = decode_hex_digits(std::span(raw.data() + begin, end - begin), key.data()))
+        return fail(key_error(t, ref, fmt::format("not hex: byte {} of the file is not a hex digit", begin + *bad + 1)));
     return key;
 }
 
@@ -214,19 +199,13 @@ const Secret* KeyRing::find(const std::string& path) const
 
 namespace {
 
-constexpr std::size_t kMinPskBytes = 16;
-
-// The PSK without the line end an editor leaves.
-Result<Secret> trimmed_psk(const Tunnel& t, const SecretFile& f, const Secret& raw)
+// The PSK file's format: psk.hpp.
+Result<Secret> read_psk(const Tunnel& t, const SecretFile& f, const Secret& raw)
 {
-    std::size_t end = raw.size();
-    while (end > 0 && (raw.data()[end - 1] == '\n' || raw.data()[end - 1] == '\r'))
-        --end;
-    if (end < kMinPskBytes)
-        return fail(file_error(t, f, fmt::format("holds {} bytes; a PSK needs at least {} (a short one is guessed "
-                                                 "offline from one captured exchange)",
-                                                 end, kMinPskBytes)));
-    return Secret::copy_of(raw.bytes().first(end));
+    auto psk = decode_psk(raw.bytes());
+    if (!psk)
+        return fail(file_error(t, f, psk.error().message));
+    return psk;
 }
 
 Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
@@ -241,7 +220,7 @@ Status load_ikev2_secrets(const Tunnel& t, KeyRing& ring)
         ring.add(ike.secret_id, std::move(*raw));
         return {};
     }
-    auto psk = trimmed_psk(t, f, *raw);
+    auto psk = read_psk(t, f, *raw);
     if (!psk)
         return fail(psk.error());
     ring.add(ike.secret_id, std::move(*psk));

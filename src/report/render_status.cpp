@@ -70,6 +70,8 @@ void print_ike(std::ostream& out, const engine::TunnelStatus& s)
     if (!i.child_algorithms.empty())
         out << fmt::format(" {}, last keyed {}, rekeys at {}", i.child_algorithms, when(i.child_installed),
                            when(i.child_rekey));
+    if (!i.last_restart.empty())
+        out << fmt::format("; fresh IKE SA at {}: {}", when(i.restarted), i.last_restart);
     out << "\n";
 }
 
@@ -80,7 +82,9 @@ nlohmann::json ike_json(const engine::IkeStatus& i)
             {"established", time(i.established)}, {"next_rekey", time(i.ike_rekey)},
             {"child", {{"state", i.child_state}, {"algorithms", i.child_algorithms},
                        {"last_rekey", time(i.child_installed)}, {"next_rekey", time(i.child_rekey)}}},
-            {"last_alert", i.last_alert.empty() ? nlohmann::json() : nlohmann::json(i.last_alert)}};
+            {"last_alert", i.last_alert.empty() ? nlohmann::json() : nlohmann::json(i.last_alert)},
+            {"last_restart", i.last_restart.empty() ? nlohmann::json()
+                                                    : nlohmann::json{{"reason", i.last_restart}, {"time", time(i.restarted)}}}};
 }
 
 } // namespace

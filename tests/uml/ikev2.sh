@@ -78,14 +78,17 @@ ike_west() {
 
 ike_east() {
     local name=$1 family=$2 mode=$3 auth=$4 proposals=${5:-$IKE_DEFAULT_PROPOSAL} esp=${6:-$IKE_DEFAULT_ESP} psk=${7:-$1}
-    local lid rid ts="" creds="" secrets=""
+    local lid rid ts="" creds="" secrets="" secret
     ike_addresses "$family"
     if [ "$auth" = psk ]; then
         lid=$E rid=$W
+        # as xfrmctl.json(5) says: the PSK file's line as it is, quoted when text
+        secret=$(cat "$WORK/keys/$psk.psk")
+        case $secret in 0x* | 0s*) ;; *) secret="\"$secret\"" ;; esac
         secrets="ike-$name {
         id-west = $W
         id-east = $E
-        secret = \"$(cat "$WORK/keys/$psk.psk")\"
+        secret = $secret
     }"
     else
         lid=east.example rid=west.example auth=pubkey

@@ -649,3 +649,20 @@ TEST_CASE("alert stream: records sent just before charon hangs up are still deli
     REQUIRE(got.size() == 1); // fails: the alert is dropped with the error
     CHECK(got[0].text == "peer authentication failed");
 }
+
+TEST_CASE("alerts: the operator's reason says which end refused authentication, charon's words after it")
+{
+    Alert local{2, "local authentication failed", "xfrmctl.site", "", "192.0.2.2[500]"};
+    CHECK(operator_reason(local, true) ==
+          "the peer refused our authentication: the two ends do not hold the same PSK (or file it under other "
+          "identities) (charon: local authentication failed)");
+    CHECK(operator_reason(local, false) ==
+          "the peer refused our authentication: it does not trust our certificate or expects another identity "
+          "(charon: local authentication failed)");
+    Alert peer{3, "peer authentication failed", "xfrmctl.site", "", ""};
+    CHECK(operator_reason(peer, true).starts_with("the peer's authentication failed here: it does not hold the same PSK"));
+    CHECK(contains(operator_reason(peer, false), "its certificate is not trusted"));
+    // other alerts read right as charon words them
+    Alert timeout{6, "IKE message retransmission timed out", "xfrmctl.site", "", ""};
+    CHECK(operator_reason(timeout, true) == "IKE message retransmission timed out");
+}

@@ -5,6 +5,7 @@
 #include "scratch_dir.hpp"
 #include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/model/loader.hpp"
+#include "xfrmctl/model/psk.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
@@ -381,6 +382,17 @@ TEST_CASE("ikev2 PSK file: read into the key ring without its line end")
     REQUIRE(psk);
     CHECK(psk->size() == 32);
     CHECK(std::string(reinterpret_cast<const char*>(psk->data()), psk->size()) == kPsk);
+
+    // a binary key written in hex, as the page says: its final 0x0d 0x0a stay
+    dir.write("k/site.psk", "0x8f012233445566778899aabbccdd0d0a\n");
+    auto hex = engine::load(dir.path() / "t.json");
+    REQUIRE(hex);
+    const Secret* binary = hex->keys.find(hex->tunnels.find("site")->ikev2->secret_id);
+    REQUIRE(binary);
+    REQUIRE(binary->size() == 16);
+    CHECK(binary->data()[0] == 0x8f);
+    CHECK(binary->data()[14] == 0x0d);
+    CHECK(binary->data()[15] == 0x0a);
 }
 
 TEST_CASE("ikev2 PSK file: 16 bytes at least")
@@ -392,7 +404,7 @@ TEST_CASE("ikev2 PSK file: 16 bytes at least")
     REQUIRE(sixteen);
     CHECK(sixteen->keys.find(sixteen->tunnels.find("site")->ikev2->secret_id)->size() == 16);
 
-    dir.write("k/site.psk", kPsk.substr(0, 15) + "\n\n");
+    dir.write("k/site.psk", kPsk.substr(0, 15) + "\n");
     auto fifteen = engine::load(json);
     REQUIRE_FALSE(fifteen);
     const std::string& m = fifteen.error().message;
@@ -404,6 +416,60 @@ TEST_CASE("ikev2 PSK file: 16 bytes at least")
     auto empty = engine::load(json);
     REQUIRE_FALSE(empty);
     CHECK(contains(empty.error().message, "holds 0 bytes"));
+}
+
+namespace {
+
+// The bytes a PSK file's contents yield, or its error's message.
+std::string psk_of(std::string_view contents)
+{
+    auto key = model::decode_psk(std::span(reinterpret_cast<const std::uint8_t*>(contents.data()), contents.size()));
+    return key ? std::string(reinterpret_cast<const char*>(key->data()), key->size()) : "error: " + key.error().message;
+}
+
+std::string bytes_of(std::initializer_list<int> list)
+{
+    std::string out;
+    for (int b : list)
+        out += static_cast<char>(b);
+    return out;
+}
+
+} // namespace
+
+TEST_CASE("ikev2 PSK file format: a key ending in 0x0a or 0x0d keeps every byte, in hex or base64")
+{
+    // 16 bytes ending in a line feed, then in a carriage return and a line feed
+    std::string lf = bytes_of({0x8f, 0x01, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0x0d, 0x0a});
+    CHECK(psk_of("0x8f01223344556677 899aabbccdd0d0a").starts_with("error: byte 19 is not a hex digit"));
+    CHECK(psk_of("0x8f012233445566778899aabbccdd0d0a") == lf);
+    CHECK(psk_of("0x8f012233445566778899aabbccdd0d0a\n") == lf);
+    CHECK(psk_of("0X8F012233445566778899AABBCCDD0D0A\r\n") == lf);
+    CHECK(psk_of("0sjwEiM0RVZneImaq7zN0NCg==") == lf);
+    CHECK(psk_of("0sjwEiM0RVZneImaq7zN0NCg==\n") == lf);
+    CHECK(psk_of("0x8f012233445566778899aabbccdd0d0d") == lf.substr(0, 15) + "\r");
+}
+
+TEST_CASE("ikev2 PSK file format: text as strongSwan's secret, one optional line end; binary refused")
+{
+    CHECK(psk_of("correct horse battery staple") == "correct horse battery staple");
+    CHECK(psk_of("correct horse battery staple\n") == "correct horse battery staple");
+    CHECK(psk_of("correct horse battery staple\r\n") == "correct horse battery staple");
+    // a second line end is not a line end but part of a second line
+    CHECK(psk_of("correct horse battery staple\n\n") ==
+          "error: byte 29 is not printable ASCII: a PSK file holds the key as text, as 0x and hex digits, or as 0s "
+          "and base64 (a binary key, such as head -c 32 /dev/urandom makes, is written in hex: see xfrmctl.json(5))");
+    // a binary key, as the page's former example made it: refused, not shortened
+    std::string binary = bytes_of({0x10, 0x9c, 0x00, 0xff, 0x41, 0x42, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49, 0x4a, 0x4b, 0x0a});
+    CHECK(psk_of(binary).starts_with("error: byte 1 is not printable ASCII"));
+    CHECK(psk_of("0123456789abcde\n") == "error: holds 15 bytes; a PSK needs at least 16 (a short one is guessed offline "
+                                         "from one captured exchange)");
+    CHECK(psk_of("0x00112233445566778899aabbccddee").starts_with("error: holds 15 bytes"));
+    CHECK(psk_of("0x0011223344556677889").starts_with("error: an odd number of hex digits after 0x (19)"));
+    CHECK(psk_of("0sAAEC").starts_with("error: holds 3 bytes"));
+    CHECK(psk_of("0sAAE").starts_with("error: the base64 after 0s is not a whole number"));
+    CHECK(psk_of("0sAA*CAAECAAECAAECAAECAAEC").starts_with("error: byte 5 is not base64"));
+    CHECK(psk_of("").starts_with("error: holds 0 bytes"));
 }
 
 TEST_CASE("ikev2 PSK file: checked like an ssh key (mode, existence, kind)")

@@ -39,6 +39,11 @@ struct IkeStatus {
     std::optional<std::int64_t> child_rekey;   // unix time of its next rekey
     std::string remote_id;
     std::string last_alert; // charon's words for the last failure
+    // Why xfrmd last replaced the IKE SA (its CHILD SA could not be had
+    // inside it) and when: kept once the tunnel is up again, as such a
+    // tunnel goes down at every CHILD SA rekeying.
+    std::string last_restart;
+    std::optional<std::int64_t> restarted;
 };
 
 struct TunnelStatus {

@@ -32,6 +32,12 @@ struct Alert {
     bool is_certificate_problem() const;
 };
 
+// What the alert means for the operator of the tunnel, with charon's own
+// words after it: charon speaks from its own side ("local authentication
+// failed" is the peer refusing ours), which reads backwards in a status.
+// `psk`: the tunnel authenticates with a pre-shared key (else X.509).
+std::string operator_reason(const Alert& alert, bool psk);
+
 Result<Alert> decode_alert(std::span<const std::byte> record);
 std::vector<std::byte> encode_alert(const Alert& alert); // for tests
 

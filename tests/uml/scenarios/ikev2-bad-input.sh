@@ -69,6 +69,9 @@ ike_east badpsk 4 tunnel psk "" "" other
 ike_west badpsk 4 tunnel psk
 expect_rc 0 "reload west with badpsk" xctl west reload
 fails_with badpsk "authentication failed"
+# charon's "local authentication failed" means the peer refused ours
+expect_contains "$(ike_reason badpsk)" "IKE failed: the peer refused our authentication: the two ends do not hold the same PSK" \
+    "badpsk: the reason says the peer refused our PSK"
 charon_pid=$(west_charon_pid)
 expect_ne "$charon_pid" "" "xfrmd's charon runs"
 ike_east badpsk 4 tunnel psk

@@ -4,7 +4,8 @@
 # by the swanctl.conf written here. Five cases, one after the other, each
 # switched in by rewriting west's definitions (xfrmctl reload) and east's
 # swanctl.conf:
-#   psk4    PSK,   IPv4, tunnel     (default proposals)
+#   psk4    PSK,   IPv4, tunnel     (default proposals; a binary PSK
+#           ending in 0x0a, in hex)
 #   x509v4  X.509, IPv4, transport  (AES-CBC/SHA-384, ECP-384)
 #   x509v6  X.509, IPv6, tunnel     (default proposals)
 #   answer  PSK,   IPv4, tunnel, west "start": "respond": east initiates
@@ -63,7 +64,9 @@ switch_from() {
 }
 
 log "psk4: PSK, IPv4, tunnel mode, default proposals"
-ike_psk psk4
+# a binary PSK ending in 0x0a, in hex as xfrmctl.json(5) says; east's
+# swanctl.conf has the same line (secret = 0x...)
+ike_psk psk4 "0x$(head -c 31 /dev/urandom | od -An -tx1 | tr -d ' \n')0a"
 ike_east psk4 4 tunnel psk
 ike_west psk4 4 tunnel psk
 expect_rc 0 "reload west with psk4" xctl west reload
