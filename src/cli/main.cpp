@@ -1,6 +1,7 @@
 // xfrmctl: JSON tunnel definitions in, the kernel's XFRM policies and SAs out.
 #include "context.hpp"
 #include "xfrmctl/util/allocator.hpp"
+#include "xfrmctl/util/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <sys/prctl.h>
@@ -26,6 +27,7 @@ void add_global_options(CLI::App& app, GlobalOptions& g)
         ->capture_default_str();
     app.add_option("--state-dir", g.state_dir, "what the controller remembers")->capture_default_str();
     app.add_option("--socket", g.socket, "the daemon's control socket")->capture_default_str();
+    app.set_version_flag("--version", std::string("xfrmctl ") + xfrmctl::version(), "print the version and exit");
     app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
     app.add_flag("--no-probe", g.no_probe,
                  "do not ask the kernel what it supports (validate for another machine; the kernel's own refusals "
@@ -138,6 +140,8 @@ int main(int argc, char** argv)
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::cerr << "xfrmctl: " << e.what() << "\n" << "Run xfrmctl --help for usage.\n";
