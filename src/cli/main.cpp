@@ -1,6 +1,7 @@
 // xfrmctl: JSON tunnel definitions in, the kernel's XFRM policies and SAs out.
 #include "context.hpp"
 #include "xfrmctl/util/allocator.hpp"
+#include "xfrmctl/util/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <sys/prctl.h>
@@ -29,6 +30,7 @@ void add_global_options(CLI::App& app, GlobalOptions& g)
     app.add_flag("--forget-installed-keys", g.forget_installed_keys,
                  "if installed-keys.json is missing from the state directory, start a new, empty record of installed "
                  "keys (roll every manual AEAD key first: one used before could be installed again)");
+    app.set_version_flag("--version", std::string("xfrmctl ") + xfrmctl::version(), "print the version and exit");
     app.add_flag("--json", g.json, "print one JSON document on stdout instead of a table");
     app.add_flag("--no-probe", g.no_probe,
                  "do not ask the kernel what it supports (validate for another machine; the kernel's own refusals "
@@ -154,6 +156,8 @@ int main(int argc, char** argv)
     } catch (const CLI::CallForHelp& e) {
         return app.exit(e);
     } catch (const CLI::CallForAllHelp& e) {
+        return app.exit(e);
+    } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
         std::cerr << "xfrmctl: " << e.what() << "\n" << "Run xfrmctl --help for usage.\n";

@@ -2,6 +2,7 @@
 // definitions over time (see xfrmd(8)).
 #include "daemon.hpp"
 #include "xfrmctl/util/allocator.hpp"
+#include "xfrmctl/util/version.hpp"
 
 #include <CLI/CLI.hpp>
 #include <sys/prctl.h>
@@ -48,6 +49,7 @@ int main(int argc, char** argv)
 
     CLI::App app{"xfrmd: keeps the kernel's IPsec state in line with the definitions (see xfrmd(8))", "xfrmd"};
     xfrmctl::daemon::Options o;
+    app.set_version_flag("--version", std::string("xfrmd ") + xfrmctl::version(), "print the version and exit");
     app.add_option("-c,--config", o.definitions, "the definitions: a JSON file or a directory of *.json files")
         ->capture_default_str();
     app.add_option("--state-dir", o.state_dir, "what the controller remembers")->capture_default_str();

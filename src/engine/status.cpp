@@ -1,5 +1,6 @@
 #include "xfrmctl/engine/status.hpp"
 
+#include "xfrmctl/netlink/fields.hpp"
 #include "xfrmctl/plan/desired.hpp"
 
 #include <fmt/format.h>
@@ -64,8 +65,9 @@ void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kern
         } else {
             sa.present = true;
             sa.counters = it->second->counters;
-            if (!it->second->same_config(want.entry, false))
-                demote(s, Health::degraded, fmt::format("SA spi 0x{:08x} differs from the definition (run apply)", sa.spi));
+            if (auto fields = it->second->differences(want.entry, false); !fields.empty())
+                demote(s, Health::degraded, fmt::format("SA spi 0x{:08x} differs from the definition in its {} (run apply)",
+                                                        sa.spi, netlink::join_names(fields)));
             count_sa(s, sa, key, seen, now);
         }
         s.sas.push_back(sa);
@@ -103,8 +105,10 @@ void check_policies(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup&
             continue;
         }
         ++s.policies_present;
-        if (!it->second->same_config(want.entry))
-            demote(s, Health::degraded, "a policy differs from the definition (run apply)");
+        if (auto fields = it->second->differences(want.entry); !fields.empty())
+            demote(s, Health::degraded, fmt::format("policy {} {} differs from the definition in its {} (run apply)",
+                                                    netlink::direction_name(want.entry.id.dir),
+                                                    want.entry.id.selector.str(), netlink::join_names(fields)));
     }
 }
 

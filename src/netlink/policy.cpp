@@ -27,29 +27,6 @@ std::string PolicyId::key() const
                        s.dport_mask, s.ifindex, mark.value, mark.mask, if_id, type);
 }
 
-bool PolicyEntry::same_config(const PolicyEntry& o) const
-{
-    return id == o.id && priority == o.priority && action == o.action && flags == o.flags && share == o.share &&
-           limits == o.limits && templates == o.templates;
-}
-
-std::string PolicyEntry::describe() const
-{
-    std::string s = fmt::format("policy {} {} priority {}", direction_name(id.dir), id.selector.str(), priority);
-    if (action == XFRM_POLICY_BLOCK)
-        s += " block";
-    for (const auto& t : templates) {
-        s += fmt::format(" tmpl {} {} reqid {}", protocol_name(t.proto), mode_name(t.mode), t.reqid);
-        if (t.mode == Mode::tunnel)
-            s += fmt::format(" {} -> {}", t.saddr.str(), t.daddr.str());
-    }
-    if (id.mark.is_set())
-        s += fmt::format(" mark 0x{:x}/0x{:x}", id.mark.value, id.mark.mask);
-    if (id.if_id)
-        s += fmt::format(" if_id {}", id.if_id);
-    return s;
-}
-
 namespace {
 
 xfrm_user_tmpl to_kernel(const Template& t)

@@ -44,40 +44,12 @@ Boxed<SaAlgorithm> clone_optional(const Boxed<SaAlgorithm>& a)
     return a ? Boxed(a->clone()) : Boxed<SaAlgorithm>();
 }
 
-bool same_optional(const Boxed<SaAlgorithm>& a, const Boxed<SaAlgorithm>& b, bool compare_keys)
-{
-    return a.has_value() == b.has_value() && (!a || a->same_as(*b, compare_keys));
-}
-
 } // namespace
 
 SaEntry SaEntry::clone() const
 {
     SaEntry s{id,     saddr, mode,  reqid, flags,       replay_window, clone_optional(aead), clone_optional(crypt),
               clone_optional(auth), clone_optional(comp), limits, encap, if_id, output_mark, dir, counters};
-    return s;
-}
-
-bool SaEntry::same_config(const SaEntry& o, bool compare_keys) const
-{
-    return id == o.id && saddr == o.saddr && mode == o.mode && reqid == o.reqid && flags == o.flags &&
-           replay_window == o.replay_window && same_optional(aead, o.aead, compare_keys) &&
-           same_optional(crypt, o.crypt, compare_keys) && same_optional(auth, o.auth, compare_keys) &&
-           same_optional(comp, o.comp, compare_keys) &&
-           limits == o.limits && encap == o.encap && if_id == o.if_id && output_mark == o.output_mark && dir == o.dir;
-}
-
-std::string SaEntry::describe() const
-{
-    std::string s = fmt::format("sa {} -> {} {} spi 0x{:08x} {} reqid {}", saddr.str(), id.daddr.str(),
-                                protocol_name(id.proto), id.spi, mode_name(mode), reqid);
-    for (const auto* a : {&aead, &crypt, &auth, &comp})
-        if (*a)
-            s += " " + (*a)->name;
-    if (replay_window)
-        s += fmt::format(" replay-window {}", replay_window);
-    if (id.mark.is_set())
-        s += fmt::format(" mark 0x{:x}/0x{:x}", id.mark.value, id.mark.mask);
     return s;
 }
 

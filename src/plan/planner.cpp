@@ -1,6 +1,7 @@
 #include "xfrmctl/plan/planner.hpp"
 
 #include "interface_planner.hpp"
+#include "xfrmctl/netlink/fields.hpp"
 
 #include <fmt/format.h>
 #include <openssl/sha.h>
@@ -178,7 +179,7 @@ public:
             return adopt_sa(*owner, key);
         if (refused_for_reuse(d)) // then the old SA stays as it is
             return;
-        out_.changes.push_back(remove_sa(*it->second, 1, "replaced: its configuration or key changed"));
+        out_.changes.push_back(remove_sa(*it->second, 1, changed("replaced: its", it->second->differences(d.entry))));
         add_sa(d, "replaces the SA of the same SPI");
     }
 
@@ -198,11 +199,18 @@ public:
                 out_.adopted_policies.insert(key);
             return;
         }
-        add_policy(d, Op::update_policy, it->second, "its priority or templates changed");
+        add_policy(d, Op::update_policy, it->second, changed("its", it->second->differences(d.entry)));
     }
 
 private:
     void refuse(std::string why) { out_.refusals.push_back(std::move(why)); }
+
+    // "its if_id and lifetime changed": the reason names what differs, as
+    // the two entries' lines show it.
+    static std::string changed(const char* what, const std::vector<std::string>& fields)
+    {
+        return fmt::format("{} {} changed", what, netlink::join_names(fields));
+    }
 
     void adopt_sa(const std::string& owner, const std::string& key)
     {

@@ -32,7 +32,7 @@ bool shown(const engine::ApplyReport* report, std::size_t t, std::size_t c)
 void print_change(std::ostream& out, const Change& c, bool diff)
 {
     if (diff && c.op == Op::update_policy) {
-        out << "  - " << c.before->describe() << "\n  + " << c.describe() << "\n";
+        out << "  - " << c.before->describe() << "\n  + " << c.describe() << "  (" << c.reason << ")\n";
         return;
     }
     out << "  " << symbol(c) << " " << c.describe();

@@ -1,6 +1,7 @@
 #include "xfrmctl/report/render.hpp"
 
 #include "xfrmctl/util/clock.hpp"
+#include "xfrmctl/util/version.hpp"
 
 #include <fmt/format.h>
 
@@ -151,7 +152,7 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, con
                         {"keying", s.definition->negotiated() ? "ikev2" : "manual"},
                         {"ike", s.ike ? ike_json(*s.ike) : nlohmann::json()}});
     }
-    return {{"tunnels", list}, {"xfrm_stat", host}};
+    return {{"version", version()}, {"tunnels", list}, {"xfrm_stat", host}};
 }
 
 namespace {
@@ -161,57 +162,109 @@ std::string label(const std::string& tunnel) // names are [a-z0-9._-]: nothing t
     return "tunnel=\"" + tunnel + "\"";
 }
 
-void metric(std::string& out, const char* name, const char* help, const char* type)
+struct Family {
+    const char* name;
+    const char* help;
+    const char* type;
+};
+using Samples = std::vector<std::pair<std::string, std::string>>; // labels, value
+
+// A family's HELP and TYPE, then all of its samples in one group: the text
+// format wants them together (a parser that meets another name between two
+// of them starts a new family, and Prometheus' own Python one does).
+void put(std::string& out, const Family& f, const Samples& samples)
 {
-    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+    out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", f.name, f.help, f.name, f.type);
+    for (const auto& [labels, value] : samples)
+        out += fmt::format("{}{{{}}} {}\n", f.name, labels, value);
+}
+
+// One sample a tunnel, for those whose value() is not nullopt.
+template <typename Value>
+Samples per_tunnel(const std::vector<engine::TunnelStatus>& tunnels, Value value)
+{
+    Samples samples;
+    for (const auto& s : tunnels)
+        if (auto v = value(s))
+            samples.emplace_back(label(s.name), fmt::format("{}", *v));
+    return samples;
+}
+
+// Two samples a tunnel, by direction: value(s, inbound).
+template <typename Value>
+Samples per_direction(const std::vector<engine::TunnelStatus>& tunnels, Value value)
+{
+    Samples samples;
+    for (const auto& s : tunnels)
+        for (bool inbound : {true, false})
+            samples.emplace_back(fmt::format("{},direction=\"{}\"", label(s.name), inbound ? "in" : "out"),
+                                 fmt::format("{}", value(s, inbound)));
+    return samples;
+}
+
+Samples states(const std::vector<engine::TunnelStatus>& tunnels)
+{
+    Samples samples;
+    for (const auto& s : tunnels)
+        for (auto h : {engine::Health::up, engine::Health::degraded, engine::Health::down})
+            samples.emplace_back(fmt::format("{},state=\"{}\"", label(s.name), engine::health_name(h)),
+                                 s.health == h ? "1" : "0");
+    return samples;
+}
+
+Samples host_counters(const engine::HostCounters& host)
+{
+    Samples samples;
+    for (const auto& [name, value] : host)
+        samples.emplace_back(fmt::format("counter=\"{}\"", name), fmt::format("{}", value));
+    return samples;
+}
+
+template <typename T>
+std::optional<T> always(T value)
+{
+    return value;
+}
+
+void put_ike(std::string& out, const std::vector<engine::TunnelStatus>& tunnels)
+{
+    put(out, {"xfrmctl_ike_established", "ikev2 tunnels: 1 while the IKE SA and CHILD SA are up.", "gauge"},
+        per_tunnel(tunnels, [](const engine::TunnelStatus& s) {
+            return s.ike ? std::optional(s.ike->state == "ESTABLISHED" && s.ike->child_state == "INSTALLED" ? 1 : 0)
+                         : std::nullopt;
+        }));
+    put(out, {"xfrmctl_ike_child_rekey_timestamp_seconds", "ikev2 tunnels: when the CHILD SA rekeys next.", "gauge"},
+        per_tunnel(tunnels, [](const engine::TunnelStatus& s) {
+            return s.ike ? s.ike->child_rekey : std::nullopt;
+        }));
 }
 
 } // namespace
 
 std::string prometheus(const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
 {
+    using S = engine::TunnelStatus;
     std::string out;
-    metric(out, "xfrmctl_tunnel_up", "1 when the tunnel is up, 0 when degraded or down.", "gauge");
-    for (const auto& s : tunnels)
-        out += fmt::format("xfrmctl_tunnel_up{{{}}} {}\n", label(s.name), s.health == engine::Health::up ? 1 : 0);
-    metric(out, "xfrmctl_tunnel_state", "The tunnel's state: 1 for the one it is in.", "gauge");
-    for (const auto& s : tunnels)
-        for (auto h : {engine::Health::up, engine::Health::degraded, engine::Health::down})
-            out += fmt::format("xfrmctl_tunnel_state{{{},state=\"{}\"}} {}\n", label(s.name), engine::health_name(h),
-                               s.health == h ? 1 : 0);
-    metric(out, "xfrmctl_tunnel_bytes_total", "Bytes carried, by direction.", "counter");
-    metric(out, "xfrmctl_tunnel_packets_total", "Packets carried, by direction.", "counter");
-    for (const auto& s : tunnels)
-        for (auto [dir, bytes, packets] : {std::tuple{"in", s.bytes_in, s.packets_in}, {"out", s.bytes_out, s.packets_out}}) {
-            out += fmt::format("xfrmctl_tunnel_bytes_total{{{},direction=\"{}\"}} {}\n", label(s.name), dir, bytes);
-            out += fmt::format("xfrmctl_tunnel_packets_total{{{},direction=\"{}\"}} {}\n", label(s.name), dir, packets);
-        }
-    metric(out, "xfrmctl_tunnel_replay_errors_total", "Inbound packets dropped as replayed or outside the window.", "counter");
-    metric(out, "xfrmctl_tunnel_integrity_errors_total", "Inbound packets that failed their integrity check.", "counter");
-    for (const auto& s : tunnels) {
-        out += fmt::format("xfrmctl_tunnel_replay_errors_total{{{}}} {}\n", label(s.name), s.replay_errors);
-        out += fmt::format("xfrmctl_tunnel_integrity_errors_total{{{}}} {}\n", label(s.name), s.integrity_errors);
-    }
-    metric(out, "xfrmctl_tunnel_last_packet_in_seconds", "Seconds since the last packet came in.", "gauge");
-    for (const auto& s : tunnels)
-        if (s.last_in_seconds)
-            out += fmt::format("xfrmctl_tunnel_last_packet_in_seconds{{{}}} {}\n", label(s.name), *s.last_in_seconds);
-    metric(out, "xfrmctl_tunnel_key_roll_timestamp_seconds", "When a newer key generation starts sending.", "gauge");
-    for (const auto& s : tunnels)
-        if (s.next_roll)
-            out += fmt::format("xfrmctl_tunnel_key_roll_timestamp_seconds{{{}}} {}\n", label(s.name), *s.next_roll);
-    metric(out, "xfrmctl_ike_established", "ikev2 tunnels: 1 while the IKE SA and CHILD SA are up.", "gauge");
-    for (const auto& s : tunnels)
-        if (s.ike)
-            out += fmt::format("xfrmctl_ike_established{{{}}} {}\n", label(s.name),
-                               s.ike->state == "ESTABLISHED" && s.ike->child_state == "INSTALLED" ? 1 : 0);
-    metric(out, "xfrmctl_ike_child_rekey_timestamp_seconds", "ikev2 tunnels: when the CHILD SA rekeys next.", "gauge");
-    for (const auto& s : tunnels)
-        if (s.ike && s.ike->child_rekey)
-            out += fmt::format("xfrmctl_ike_child_rekey_timestamp_seconds{{{}}} {}\n", label(s.name), *s.ike->child_rekey);
-    metric(out, "xfrmctl_xfrm_stat_total", "The host's XFRM error counters (/proc/net/xfrm_stat).", "counter");
-    for (const auto& [name, value] : host)
-        out += fmt::format("xfrmctl_xfrm_stat_total{{counter=\"{}\"}} {}\n", name, value);
+    put(out, {"xfrmctl_build_info", "The version of the program that reports (the value is always 1).", "gauge"},
+        {{fmt::format("version=\"{}\"", version()), "1"}});
+    put(out, {"xfrmctl_tunnel_up", "1 when the tunnel is up, 0 when degraded or down.", "gauge"},
+        per_tunnel(tunnels, [](const S& s) { return always(s.health == engine::Health::up ? 1 : 0); }));
+    put(out, {"xfrmctl_tunnel_state", "The tunnel's state: 1 for the one it is in.", "gauge"}, states(tunnels));
+    put(out, {"xfrmctl_tunnel_bytes_total", "Bytes carried, by direction.", "counter"},
+        per_direction(tunnels, [](const S& s, bool in) { return in ? s.bytes_in : s.bytes_out; }));
+    put(out, {"xfrmctl_tunnel_packets_total", "Packets carried, by direction.", "counter"},
+        per_direction(tunnels, [](const S& s, bool in) { return in ? s.packets_in : s.packets_out; }));
+    put(out, {"xfrmctl_tunnel_replay_errors_total", "Inbound packets dropped as replayed or outside the window.", "counter"},
+        per_tunnel(tunnels, [](const S& s) { return always(s.replay_errors); }));
+    put(out, {"xfrmctl_tunnel_integrity_errors_total", "Inbound packets that failed their integrity check.", "counter"},
+        per_tunnel(tunnels, [](const S& s) { return always(s.integrity_errors); }));
+    put(out, {"xfrmctl_tunnel_last_packet_in_seconds", "Seconds since the last packet came in.", "gauge"},
+        per_tunnel(tunnels, [](const S& s) { return s.last_in_seconds; }));
+    put(out, {"xfrmctl_tunnel_key_roll_timestamp_seconds", "When a newer key generation starts sending.", "gauge"},
+        per_tunnel(tunnels, [](const S& s) { return s.next_roll; }));
+    put_ike(out, tunnels);
+    put(out, {"xfrmctl_xfrm_stat_total", "The host's XFRM error counters (/proc/net/xfrm_stat).", "counter"},
+        host_counters(host));
     return out;
 }
 

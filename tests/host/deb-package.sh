@@ -83,6 +83,7 @@ has '-rw-r--r--' lib/systemd/system/xfrmd.service
 has '-rw-r--r--' usr/lib/tmpfiles.d/xfrmctl.conf
 has '-rw-r--r--' usr/share/doc/xfrmctl/copyright
 has 'drwx.-x---' etc/xfrmctl/tunnels.d/
+has 'drwx------' etc/xfrmctl/keys/
 (cd "$XFRMCTL_REPO/policies" && find . -type f) | while read -r f; do
     has '-rw-r--r--' "usr/share/doc/xfrmctl/examples/${f#./}"
 done
@@ -91,7 +92,7 @@ for f in galaxy.yml plugins/modules/xfrm_tunnel.py plugins/modules/xfrm_status.p
     has '-rw-r--r--' "$collection/$f"
 done
 echo "PASS: the package holds both programs, the three man pages, the unit, the tmpfiles.d entry," \
-     "/etc/xfrmctl/tunnels.d/ (not world-readable), every file of policies/ as examples and the Ansible collection"
+     "/etc/xfrmctl/tunnels.d/ (not world-readable), /etc/xfrmctl/keys/ (0700), every file of policies/ as examples and the Ansible collection"
 
 # Hardening of the programs: PIE, full RELRO, stack protector, fortified calls.
 mkdir "$work/x"

@@ -1,12 +1,15 @@
 // The planner on its own: desired tunnels, kernel tables, ledger and key
 // history in; changes out. No kernel, no files.
+#include "xfrmctl/engine/status.hpp"
 #include "xfrmctl/plan/planner.hpp"
+#include "xfrmctl/report/render.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 
 #include <cstring>
 #include <functional>
+#include <sstream>
 
 using namespace xfrmctl;
 using namespace xfrmctl::plan;
@@ -89,6 +92,20 @@ World applied(const model::Tunnel& t, const model::KeyRing& keys)
 int count(const TunnelPlan& t, Op op)
 {
     return static_cast<int>(std::count_if(t.changes.begin(), t.changes.end(), [&](const Change& c) { return c.op == op; }));
+}
+
+// The tunnel applied, then its kernel entries to be changed behind our back.
+World drifted()
+{
+    auto t = tunnel("a", 0x1000);
+    return applied(t, keys_for(t, 1));
+}
+
+std::string printed(const Plan& p, bool diff)
+{
+    std::ostringstream out;
+    report::print_plan(out, p, nullptr, diff);
+    return out.str();
 }
 
 } // namespace
@@ -444,4 +461,38 @@ TEST_CASE("host: a bypass is an allow policy without templates, in every directi
     }
     CHECK(d.policies[0].entry.id.selector.sport == 22); // out: our port is the source
     CHECK(d.policies[1].entry.id.selector.dport == 22); // in: our port is the destination
+}
+
+TEST_CASE("plan names what differs in a replaced SA and an updated policy")
+{
+    World w = drifted();
+    w.kernel.sas[0].if_id = 5;
+    w.kernel.policies[0].priority += 1;
+    plan::Plan p = w.plan();
+    std::string text = printed(p, true);
+    CAPTURE(text);
+    CHECK(text.find("if_id 5  (replaced: its if_id changed)") != std::string::npos);
+    CHECK(text.find("(its priority changed)") != std::string::npos);
+    CHECK(report::plan_json(p, nullptr)["changes"][0]["reason"] == "replaced: its if_id changed");
+}
+
+TEST_CASE("status names the fields in which an SA or a policy differs from the definition")
+{
+    World w = drifted();
+    w.kernel.sas[1].limits.hard_add_seconds = 60;
+    w.kernel.sas[1].output_mark = netlink::Mark{1, 0xff};
+    model::Definitions defs;
+    defs.tunnels.push_back(tunnel("a", 0x1000));
+    plan::LinkSnapshot links;
+    std::set<std::uint16_t> ports;
+    state::Observations seen;
+    auto status = engine::tunnel_status({defs, w.ledger, w.kernel, links, {}, ports}, seen, 1000);
+    REQUIRE(status.size() == 1);
+    CHECK(status[0].health == engine::Health::degraded);
+    CHECK(status[0].reason == "SA spi 0x00001002 differs from the definition in its lifetime and output mark (run apply)");
+
+    World v = drifted();
+    v.kernel.policies[0].priority += 1;
+    status = engine::tunnel_status({defs, v.ledger, v.kernel, links, {}, ports}, seen, 1000);
+    CHECK(status[0].reason.find("differs from the definition in its priority (run apply)") != std::string::npos);
 }

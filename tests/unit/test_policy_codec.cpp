@@ -1,8 +1,11 @@
 // Build a policy message, parse it back, compare: no kernel needed.
+#include "xfrmctl/netlink/fields.hpp"
 #include "xfrmctl/netlink/policy.hpp"
 
 #include <doctest/doctest.h>
 #include <netinet/in.h>
+
+#include <functional>
 
 using namespace xfrmctl;
 using namespace xfrmctl::netlink;
@@ -26,6 +29,25 @@ PolicyEntry tunnel_policy()
     p.templates.push_back(esp);
     return p;
 }
+
+template <typename Entry>
+using FieldChange = std::pair<const char*, std::function<void(Entry&)>>;
+
+const std::vector<FieldChange<PolicyEntry>> kPolicyChanges = {
+    {"if_id", [](PolicyEntry& p) { p.id.if_id = 9; }},
+    {"mark", [](PolicyEntry& p) { p.id.mark = Mark{1, 0xffffffff}; }},
+    {"lifetime", [](PolicyEntry& p) { p.limits.hard_add_seconds = 3600; }},
+    {"direction", [](PolicyEntry& p) { p.id.dir = Direction::fwd; }},
+    {"priority", [](PolicyEntry& p) { p.priority = 42; }},
+    {"action", [](PolicyEntry& p) { p.action = XFRM_POLICY_BLOCK; }},
+    {"flags", [](PolicyEntry& p) { p.flags = XFRM_POLICY_ICMP; }},
+    {"share", [](PolicyEntry& p) { p.share = XFRM_SHARE_UNIQUE; }},
+    {"type", [](PolicyEntry& p) { p.id.type = XFRM_POLICY_TYPE_SUB; }},
+    {"templates", [](PolicyEntry& p) { p.templates[0].reqid = 8; }},
+    {"templates", [](PolicyEntry& p) { p.templates[0].spi = 0x1234; }},
+    {"templates", [](PolicyEntry& p) { p.templates[0].optional = true; }},
+    {"templates", [](PolicyEntry& p) { p.templates[0].ealgos = 0; }},
+};
 
 } // namespace
 
@@ -83,4 +105,28 @@ TEST_CASE("priority is configuration, not identity")
     b.priority = 2000;
     CHECK(a.id == b.id);
     CHECK_FALSE(a.same_config(b));
+}
+
+TEST_CASE("two policies that differ in one field print differently, and the difference names the field")
+{
+    const PolicyEntry a = tunnel_policy();
+    for (const auto& [field, change] : kPolicyChanges) {
+        INFO("field: " << field);
+        PolicyEntry b = a;
+        change(b);
+        CHECK(a.describe() != b.describe());
+        CHECK_FALSE(a.same_config(b));
+        CHECK(a.differences(b) == std::vector<std::string>{field});
+    }
+    PolicyEntry b = a;
+    b.index = 99; // the kernel's, not configuration
+    CHECK(a.same_config(b));
+    CHECK(a.describe() == b.describe());
+}
+
+TEST_CASE("the names of several differing fields read as a list")
+{
+    CHECK(join_names({"if_id"}) == "if_id");
+    CHECK(join_names({"if_id", "lifetime"}) == "if_id and lifetime");
+    CHECK(join_names({"mode", "if_id", "lifetime"}) == "mode, if_id and lifetime");
 }

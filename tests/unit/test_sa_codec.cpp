@@ -1,4 +1,5 @@
 // Build an SA message, parse it back, compare: no kernel needed.
+#include "xfrmctl/netlink/fields.hpp"
 #include "xfrmctl/netlink/sa.hpp"
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 #include <linux/udp.h>
 
 #include <cstring>
+#include <functional>
 #include <vector>
 
 using namespace xfrmctl;
@@ -35,6 +37,27 @@ SaEntry tunnel_sa()
     sa.aead = algorithm("rfc4106(gcm(aes))", 36, 128, 0x5a);
     return sa;
 }
+
+// One configuration field changed (src/netlink/fields.cpp): its name as a
+// difference names it, and the change.
+template <typename Entry>
+using FieldChange = std::pair<const char*, std::function<void(Entry&)>>;
+
+const std::vector<FieldChange<SaEntry>> kSaChanges = {
+    {"if_id", [](SaEntry& s) { s.if_id = 9; }},
+    {"output mark", [](SaEntry& s) { s.output_mark = Mark{0x10, 0xff}; }},
+    {"encapsulation", [](SaEntry& s) { s.encap = Encapsulation{UDP_ENCAP_ESPINUDP, 4500, 4500}; }},
+    {"lifetime", [](SaEntry& s) { s.limits.hard_add_seconds = 3600; }},
+    {"lifetime", [](SaEntry& s) { s.limits.soft_bytes = 1000000; }},
+    {"direction", [](SaEntry& s) { s.dir = 2; }},
+    {"mode", [](SaEntry& s) { s.mode = Mode::transport; }},
+    {"reqid", [](SaEntry& s) { s.reqid = 8; }},
+    {"flags", [](SaEntry& s) { s.flags = XFRM_STATE_ESN; }},
+    {"replay window", [](SaEntry& s) { s.replay_window = 128; }},
+    {"mark", [](SaEntry& s) { s.id.mark = Mark{1, 0xffffffff}; }},
+    {"aead algorithm", [](SaEntry& s) { s.aead->icv_bits = 96; }},
+    {"addresses", [](SaEntry& s) { s.saddr = *IpAddress::parse("192.0.2.9"); }},
+};
 
 const nlattr* find(const Request& r, std::uint16_t type)
 {
@@ -189,4 +212,31 @@ TEST_CASE("an IPComp SA's algorithm survives build and parse")
     REQUIRE(parsed->comp);
     CHECK(parsed->comp->name == "deflate");
     CHECK(parsed->same_config(sa));
+}
+
+TEST_CASE("two SAs that differ in one field print differently, and the difference names the field")
+{
+    const SaEntry a = tunnel_sa();
+    CHECK(a.describe() == "sa 192.0.2.1 -> 198.51.100.7 esp spi 0x10000a01 tunnel reqid 1253839412 rfc4106(gcm(aes)) "
+                          "key-bits 288 icv-bits 128 flag af-unspec");
+    for (const auto& [field, change] : kSaChanges) {
+        INFO("field: " << field);
+        SaEntry b = a.clone();
+        change(b);
+        CHECK(a.describe() != b.describe());
+        CHECK_FALSE(a.same_config(b));
+        CHECK(a.differences(b) == std::vector<std::string>{field});
+    }
+}
+
+TEST_CASE("an SA's key is compared but never printed: the difference says 'key'")
+{
+    const SaEntry a = tunnel_sa();
+    SaEntry b = a.clone();
+    std::memset(b.aead->key.data(), 0x6b, b.aead->key.size());
+    b.aead->fingerprint = fingerprint_of(b.aead->key.bytes());
+    CHECK(a.describe() == b.describe());
+    CHECK(a.differences(b) == std::vector<std::string>{"key"});
+    CHECK(a.differences(b, false).empty());
+    CHECK(a.same_config(b, false));
 }

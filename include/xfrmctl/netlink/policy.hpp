@@ -55,8 +55,11 @@ struct PolicyEntry {
     std::vector<Template> templates;
     std::uint32_t index = 0; // assigned by the kernel; not compared
 
+    // These three follow from one list of the configuration's fields
+    // (src/netlink/fields.cpp); the index is not part of it.
     bool same_config(const PolicyEntry& other) const;
-    std::string describe() const;
+    std::vector<std::string> differences(const PolicyEntry& other) const; // "priority", "templates"
+    std::string describe() const; // one line, every field that is set
 };
 
 Request build_policy(std::uint16_t msg_type, const PolicyEntry& policy); // NEWPOLICY or UPDPOLICY

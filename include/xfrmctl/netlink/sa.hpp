@@ -10,6 +10,7 @@
 #include <array>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace xfrmctl::netlink {
 
@@ -80,9 +81,12 @@ struct SaEntry {
     bool esn() const { return flags & XFRM_STATE_ESN; }
     SaEntry clone() const;
     // Same configuration (counters aside); keys compared by fingerprint,
-    // unless compare_keys is false.
+    // unless compare_keys is false. These three follow from one list of
+    // the configuration's fields (src/netlink/fields.cpp).
     bool same_config(const SaEntry& other, bool compare_keys = true) const;
-    std::string describe() const; // one line, no key material
+    // The names of the fields that differ ("if_id", "lifetime", "key").
+    std::vector<std::string> differences(const SaEntry& other, bool compare_keys = true) const;
+    std::string describe() const; // one line, every field that is set, no key material
 };
 
 Request build_sa(std::uint16_t msg_type, const SaEntry& sa); // NEWSA or UPDSA

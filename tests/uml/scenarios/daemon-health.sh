@@ -5,7 +5,8 @@
 # bridge family: the only family this UML kernel's nf_tables has) each
 # turns degraded (one-way), then down within dead_after, and up again when
 # unblocked, every change an event with its reason; status, its JSON and
-# the Prometheus textfile say the same.
+# the Prometheus textfile say the same, and the metrics (scraped and
+# textfile, two tunnels) pass promtool check metrics, each family in one group.
 . "$XFRMCTL_REPO/tests/uml/lib.sh"
 two_hosts
 pair probed tunnel esp '"aes256gcm16"' 0x5000 4 yes
@@ -70,8 +71,15 @@ expect_rc 0 "status --prometheus" xctl west status --prometheus
 expect_contains "$OUT" 'xfrmctl_tunnel_up{tunnel="probed"} 1' "Prometheus: probed up"
 expect_contains "$OUT" 'xfrmctl_tunnel_packets_total{tunnel="passive",direction="in"}' "Prometheus: packet counters"
 expect_contains "$OUT" 'xfrmctl_xfrm_stat_total{counter="XfrmInNoStates"}' "Prometheus: the host's XFRM counters"
+expect_contains "$OUT" "xfrmctl_build_info{version=\"$("$XFRMCTL" --version | cut -d' ' -f2)\"} 1" "Prometheus: the version"
+printf '%s\n' "$OUT" > "$WORK/west/scrape.prom"
+for metrics in "$WORK/west/scrape.prom" "$WORK/west/metrics.prom"; do
+    expect_rc 0 "promtool check metrics and one group a family: $(basename "$metrics")" \
+        "$XFRMCTL_REPO/tests/tools/check-metrics" "$metrics"
+done
 expect_rc 0 "status --json" xctl west status --json
 expect_eq "$(json_get "$OUT" '.xfrm_stat | has("XfrmOutPolBlock")')" true "JSON: the host's XFRM counters"
+expect_eq "$(json_get "$OUT" .version)" "$("$XFRMCTL" --version | cut -d' ' -f2)" "JSON: the version"
 pkill -f "$FLOW" || true
 xfrmd_stop west
 teardown

@@ -267,7 +267,7 @@ changes:
       object: sa
       tunnel: branch-a
       spi: "0x10000a01"
-      entry: sa 192.0.2.1 -> 198.51.100.7 esp spi 0x10000a01 tunnel reqid 1950806853 rfc4106(gcm(aes))
+      entry: sa 192.0.2.1 -> 198.51.100.7 esp spi 0x10000a01 tunnel reqid 1950806853 rfc4106(gcm(aes)) key-bits 288 icv-bits 128 flag af-unspec
       reason: not in the kernel
 tunnels:
   description: Each tunnel's result of the apply (name, result, warnings), as xfrmctl reports it.
