@@ -20,7 +20,10 @@ Observations Observations::load(const std::filesystem::path& state_dir)
     if (!text || !*text)
         return o;
     try {
-        for (const auto& [sa, v] : json::parse(**text).at("sas").items())
+        // Named: a range-for keeps only the outermost temporary alive, and
+        // items() refers into the parsed document.
+        const json document = json::parse(**text);
+        for (const auto& [sa, v] : document.at("sas").items())
             o.seen_[sa] = Seen{whole_number(v.at("packets"), UINT64_MAX), whole_number(v.at("since"), UINT64_MAX),
                                v.at("known").get<bool>()};
     } catch (const std::exception&) { // json's, and whole_number's
