@@ -94,7 +94,7 @@ log "the complete definitions in xfrmctl.json(5) are valid (key files made as it
 man_examples=$WORK/man
 mkdir -p "$man_examples" && mkdir -m 700 "$man_examples/keys"
 for name in west-east east-west branch-a.out branch-a.in; do new_key "$man_examples/keys/$name" 36; done
-head -c 32 /dev/urandom > "$man_examples/keys/east.psk" && chmod 600 "$man_examples/keys/east.psk"
+(umask 077 && printf '0x%s\n' "$(openssl rand -hex 32)" > "$man_examples/keys/east.psk") # as the page writes it
 awk '/^\.Bd -literal/ { block = ""; inside = 1; next }
      /^\.Ed/ { if (inside && block ~ /^\{/) { n++; print block > (dir "/example" n ".json") } inside = 0; next }
      inside { block = block $0 "\n" }' dir="$man_examples" "$XFRMCTL_REPO/man/xfrmctl.json.5"
