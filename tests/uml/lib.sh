@@ -20,7 +20,18 @@ log() { echo "== $*"; }
 pass() { echo "PASS: $*"; }
 fail() {
     echo "FAIL: $*"
+    failure_logs
     exit 1
+}
+# failure_logs: the last lines of every log the scenario's programs wrote
+# (xfrmd, charon), so that a failure in CI says why. guest-init scans this
+# output for the test keys like everything else.
+failure_logs() {
+    local f
+    for f in $(find "$WORK" -name '*.log' -size +0 2>/dev/null | sort); do
+        echo "--- ${f#"$WORK"/} (last 40 lines)"
+        tail -40 "$f" | cut -c1-300
+    done
 }
 expect_eq() { [ "$1" = "$2" ] && pass "$3" || fail "$3: expected '$2', got '$1'"; }
 expect_ne() { [ "$1" != "$2" ] && pass "$3" || fail "$3: did not expect '$2'"; }
