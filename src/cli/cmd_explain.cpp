@@ -61,7 +61,8 @@ void print(const engine::Explanation& e)
 {
     std::cout << "flow:     " << e.flow.str() << "\n";
     if (e.policy) {
-        std::cout << "policy:   " << e.policy->describe() << owned_by(e.policy_owner) << "\n"
+        std::cout << "policy:   " << e.policy->describe()
+                  << (e.charon_policy ? " (charon's, for tunnel " + e.policy_owner + ")" : owned_by(e.policy_owner)) << "\n"
                   << "  why:    " << e.why << "\n";
         for (const auto& p : e.also_matched)
             std::cout << "  beaten: " << p.describe() << "\n";
@@ -98,6 +99,7 @@ nlohmann::json as_json(const engine::Explanation& e)
     return {{"flow", e.flow.str()},
             {"policy", e.policy ? nlohmann::json(e.policy->describe()) : nlohmann::json()},
             {"tunnel", e.policy_owner.empty() ? nlohmann::json() : nlohmann::json(e.policy_owner)},
+            {"charon_policy", e.charon_policy},
             {"why", e.why},
             {"beaten", beaten},
             {"templates", steps},

@@ -50,7 +50,8 @@ std::optional<netlink::SaEntry> find_sa(const netlink::Template& t, const IpAddr
 {
     const netlink::SaEntry* best = nullptr;
     for (const auto& sa : kernel.sas) {
-        if (sa.id.spi == 0 || sa.id.proto != t.proto || sa.mode != t.mode || (t.reqid && sa.reqid != t.reqid))
+        if (sa.id.spi == 0 || sa.id.proto != t.proto || sa.mode != t.mode || (t.reqid && sa.reqid != t.reqid) ||
+            (t.spi && sa.id.spi != t.spi)) // a template naming an SPI takes that SA only
             continue;
         if (!addresses_equal(sa.id.daddr, daddr) || !(saddr.is_unspecified() || addresses_equal(sa.saddr, saddr)))
             continue;
@@ -65,6 +66,28 @@ std::optional<netlink::SaEntry> find_sa(const netlink::Template& t, const IpAddr
 std::string owner_of_policy(const netlink::PolicyEntry& p, const state::Ledger& ledger)
 {
     return ledger.policy_owner(p.id.key()).value_or("");
+}
+
+bool same_reqids(const netlink::PolicyEntry& a, const netlink::PolicyEntry& b)
+{
+    return std::equal(a.templates.begin(), a.templates.end(), b.templates.begin(), b.templates.end(),
+                      [](const auto& x, const auto& y) { return x.reqid == y.reqid; });
+}
+
+// charon's policy for a negotiated tunnel: not ours, but the same selector
+// and reqid as the tunnel's own floor policy behind it.
+std::string charon_policy_owner(const netlink::PolicyEntry& p, const std::vector<const netlink::PolicyEntry*>& matching,
+                                const state::Ledger& ledger)
+{
+    if (p.id.selector.user != 0 || p.templates.empty())
+        return "";
+    for (const auto* floor : matching) {
+        netlink::PolicyId id = floor->id;
+        id.selector.user = 0;
+        if (floor->id.selector.user == plan::kFloorSelectorUser && id == p.id && same_reqids(*floor, p))
+            return owner_of_policy(*floor, ledger);
+    }
+    return "";
 }
 
 void resolve_templates(Explanation& e, const netlink::Tables& kernel, const state::Ledger& ledger)
@@ -90,7 +113,9 @@ void resolve_templates(Explanation& e, const netlink::Tables& kernel, const stat
 void conclude(Explanation& e)
 {
     const netlink::PolicyEntry& p = *e.policy;
-    std::string by = e.policy_owner.empty() ? "a policy xfrmctl did not install" : "tunnel " + e.policy_owner;
+    std::string by = e.policy_owner.empty() ? "a policy xfrmctl did not install"
+                     : e.charon_policy      ? "tunnel " + e.policy_owner + " (charon's policy, ahead of the tunnel's own)"
+                                            : "tunnel " + e.policy_owner;
     if (p.action == XFRM_POLICY_BLOCK) {
         e.verdict = Verdict::dropped_blocked;
         e.summary = "dropped: " + by + " blocks it";
@@ -147,6 +172,10 @@ Explanation explain(const Flow& flow, const netlink::Tables& kernel, const state
     e.policy = *matching.front();
     e.policy_owner = owner_of_policy(*e.policy, ledger);
     e.why = priority_arithmetic(e.policy->id.selector, e.policy->priority);
+    if (e.policy_owner.empty() && !(e.policy_owner = charon_policy_owner(*e.policy, matching, ledger)).empty()) {
+        e.charon_policy = true;
+        e.why = fmt::format("priority {}: charon's, one ahead of the tunnel's own policy", e.policy->priority);
+    }
     if (matching.size() > 1 && matching[1]->priority == e.policy->priority)
         e.why += "; it ties with another policy and wins by having been inserted first";
     for (std::size_t i = 1; i < matching.size(); ++i)

@@ -1,5 +1,7 @@
 #include "xfrmctl/ikev2/charon_config.hpp"
 
+#include "xfrmctl/plan/desired.hpp"
+
 #include <fmt/format.h>
 #include <netinet/in.h>
 
@@ -119,7 +121,10 @@ ordered_json child_config(const model::Tunnel& t, std::uint32_t reqid)
     child["remote_ts"] = traffic_selectors(t, false);
     child["esp_proposals"] = ike.esp_proposals;
     child["mode"] = t.mode == netlink::Mode::tunnel ? "tunnel" : "transport";
-    child["policies"] = "no"; // xfrmctl's own, naming this reqid
+    // charon's policies steer the traffic, xfrmd's are the floor behind them
+    // (plan::kFloorSelectorUser says why).
+    child["policies"] = "yes";
+    child["priority"] = std::to_string(plan::charon_policy_priority(t));
     child["reqid"] = std::to_string(reqid);
     child["rekey_time"] = seconds(ike.child_rekey);
     child["life_time"] = seconds(ike.child_lifetime ? ike.child_lifetime : ike.child_rekey + ike.child_rekey / 10);

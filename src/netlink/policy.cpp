@@ -19,12 +19,21 @@ const char* direction_name(Direction dir)
     return "?";
 }
 
+// The kernel's identity of a policy: its direction, type, if_id, mark and
+// whole selector, the "user" field included (xfrm_policy_insert_list() in
+// net/xfrm/xfrm_policy.c compares selectors with selector_cmp(), a memcmp);
+// not its priority. "user" is written only when set, so that the keys of
+// ledgers from before it was used stay as they were.
 std::string PolicyId::key() const
 {
     const Selector& s = selector;
-    return fmt::format("{} {} > {} proto {} sport {}/0x{:x} dport {}/0x{:x} dev {} mark 0x{:x}/0x{:x} if_id {} type {}",
-                       direction_name(dir), s.src.str(), s.dst.str(), s.proto, s.sport, s.sport_mask, s.dport,
-                       s.dport_mask, s.ifindex, mark.value, mark.mask, if_id, type);
+    std::string key =
+        fmt::format("{} {} > {} proto {} sport {}/0x{:x} dport {}/0x{:x} dev {} mark 0x{:x}/0x{:x} if_id {} type {}",
+                    direction_name(dir), s.src.str(), s.dst.str(), s.proto, s.sport, s.sport_mask, s.dport,
+                    s.dport_mask, s.ifindex, mark.value, mark.mask, if_id, type);
+    if (s.user)
+        key += fmt::format(" user 0x{:x}", s.user);
+    return key;
 }
 
 namespace {

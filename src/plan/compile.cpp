@@ -1,10 +1,12 @@
 #include "xfrmctl/plan/desired.hpp"
 
 #include <fmt/format.h>
+
 #include <linux/udp.h>
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <limits>
 
 namespace xfrmctl::plan {
 
@@ -179,6 +181,8 @@ void add_policies(DesiredTunnel& d, const Context& c, const Prefix& local, const
         netlink::PolicyEntry p;
         p.id.dir = dir;
         p.id.selector = outbound ? selector(local, remote, t, true) : selector(remote, local, t, false);
+        if (t.negotiated())
+            p.id.selector.user = kFloorSelectorUser;
         p.id.mark = c.bind.mark;
         p.id.if_id = c.bind.if_id;
         p.priority = t.priority.value_or(automatic_priority(p.id.selector));
@@ -200,6 +204,17 @@ std::uint32_t automatic_priority(const netlink::Selector& s)
     specificity += s.proto ? 1u << 8 : 0;
     specificity += (port_bits(s.sport_mask) + port_bits(s.dport_mask)) << 2; // up to 32 << 2
     return kPriorityBase - specificity;
+}
+
+std::uint32_t charon_policy_priority(const model::Tunnel& t)
+{
+    std::uint32_t first = t.priority.value_or(std::numeric_limits<std::uint32_t>::max());
+    if (!t.priority)
+        for (const auto& local : t.local.subnets)
+            for (const auto& remote : t.remote.subnets)
+                if (local.address.family == remote.address.family)
+                    first = std::min(first, automatic_priority(selector(local, remote, t, true)));
+    return first == 0 ? 0 : first - 1; // at 0 the two tie, and the kernel keeps the older (xfrmd's) first
 }
 
 namespace {

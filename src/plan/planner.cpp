@@ -185,6 +185,11 @@ public:
 
     void plan_policy(const DesiredPolicy& d)
     {
+        if (charon_slot_taken(d))
+            return refuse(fmt::format("{}: the kernel already has a policy {} that neither xfrmctl nor charon installed "
+                                      "for this tunnel, where charon must put its own; remove it, or narrow this "
+                                      "tunnel's subnets",
+                                      d.origin, d.entry.id.selector.str()));
         std::string key = d.entry.id.key();
         auto it = kernel_.policies.find(key);
         if (it == kernel_.policies.end())
@@ -204,6 +209,24 @@ public:
 
 private:
     void refuse(std::string why) { out_.refusals.push_back(std::move(why)); }
+
+    // A negotiated tunnel's floor policy: the same selector without the
+    // floor's mark is charon's place (plan::kFloorSelectorUser). Taken by
+    // charon for this tunnel (its reqid), or by an earlier xfrmctl's
+    // policy (owned), is as it should be; by anything else, charon could
+    // not install its policies.
+    bool charon_slot_taken(const DesiredPolicy& d) const
+    {
+        if (d.entry.id.selector.user != kFloorSelectorUser)
+            return false;
+        netlink::PolicyId charons = d.entry.id;
+        charons.selector.user = 0;
+        auto it = kernel_.policies.find(charons.key());
+        if (it == kernel_.policies.end() || in_.ledger.policy_owner(charons.key()))
+            return false;
+        const auto& templates = it->second->templates;
+        return templates.empty() || templates.front().reqid != d.entry.templates.front().reqid;
+    }
 
     // "its if_id and lifetime changed": the reason names what differs, as
     // the two entries' lines show it.

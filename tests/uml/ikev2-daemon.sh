@@ -47,7 +47,7 @@ ike_up() { [ "$(ike_state "$1" "$2")" = "ESTABLISHED/INSTALLED/up" ]; }
 sa_count() { ip -n "$1" xfrm state list | grep -c '^src' || true; }
 
 stock_peer_psk() {
-    local host=$1 name=$2 local=$3 remote=$4 lts=$5 rts=$6 psk=$7 extra=${8:-}
+    local host=$1 name=$2 local=$3 remote=$4 lts=$5 rts=$6 psk=$7 extra=${8:-} child_extra=${9:-}
     stock_conf "$host" <<CONF
 connections {
     $name {
@@ -68,6 +68,7 @@ connections {
                 local_ts = $lts
                 remote_ts = $rts
                 esp_proposals = aes256gcm16-x25519
+                $child_extra
             }
         }
     }

@@ -33,9 +33,9 @@
 #                               "REQID MODE" for each ESP SA / each policy
 #                               template in the host's kernel
 #   ike_check_kernel NAME MODE [FAMILY]
-#                               west's SAs carry the tunnel's reqid, and the
-#                               only policies with a direction are
-#                               xfrmctl's (charon installed none)
+#                               west's SAs carry the tunnel's reqid, and its
+#                               policies are charon's (pinned to the SA in
+#                               use) one ahead of xfrmctl's (the reqid only)
 #   ike_pings FAMILY MODE       protected_ping each way
 #   ike_check_gone NAME REQID SPI...
 #                               nothing of a removed tunnel is left on west
@@ -176,10 +176,20 @@ policy_reqids() {
         print r, m }'
 }
 policies_with_dir() { ip -n "$1" xfrm policy list | grep -c $'^\tdir ' || true; }
+# out_templates HOST: "priority spi" of each outbound policy's ESP template
+# (spi "-" where it names none), highest precedence first
+out_templates() {
+    ip -n "$1" xfrm policy list dir out | awk '
+        /^\tdir out / { for (i = 1; i < NF; i++) if ($i == "priority") p = $(i + 1) }
+        /^\t\tproto esp / { s = "-"; for (i = 1; i < NF; i++) if ($i == "spi") s = $(i + 1); print p, s }' | sort -n
+}
 
+# A negotiated tunnel's policies come in two layers (plan::kFloorSelectorUser):
+# charon's, whose outbound template names the SPI of the SA in use, one
+# ahead in priority of xfrmd's, which name only the reqid.
 ike_check_kernel() {
-    local name=$1 mode=$2 family=${3:-4} reqid want=3
-    [ "$mode" = transport ] && want=2
+    local name=$1 mode=$2 family=${3:-4} reqid want=3 charons=3 layers
+    [ "$mode" = transport ] && want=2 charons=2
     # IPv6 transport: and neighbour solicitations and advertisements let
     # through between the two addresses, both ways (4 bypass policies)
     [ "$mode" = transport ] && [ "$family" = 6 ] && want=6
@@ -187,10 +197,15 @@ ike_check_kernel() {
     [ -n "$reqid" ] || fail "$name has no reqid in west's ledger"
     expect_eq "$(sa_reqids west | sort -u | tr '\n' ' ')" "$reqid $mode " "west: both ESP SAs carry $name's reqid $reqid, $mode mode"
     expect_eq "$(sa_reqids west | wc -l)" 2 "west: two ESP SAs"
-    expect_eq "$(policies_with_dir west)" "$want" "west: $want policies with a direction (xfrmctl's: charon installed none)"
+    expect_eq "$(policies_with_dir west)" "$((want + charons))" "west: $want policies of xfrmctl's and $charons of charon's"
     expect_eq "$(jq --arg t "$name" '.tunnels[$t].policies | length' "$WORK/west/state/owned.json")" "$want" \
-        "west's ledger owns those $want policies"
+        "west's ledger owns xfrmctl's $want policies"
     expect_eq "$(policy_reqids west | sort -u | tr '\n' ' ')" "$reqid $mode " "each policy's template names reqid $reqid"
+    layers=$(out_templates west | tr '\n' ' ')
+    read -r ahead pinned behind floor <<< "$layers"
+    expect_eq "$((behind - ahead))" 1 "west: charon's outbound policy one ahead of xfrmctl's ($layers)"
+    expect_eq "$(ip -n west xfrm state list | grep -c "spi $pinned " || true)" 1 "west: charon's names the SA in use ($pinned)"
+    expect_eq "$floor" - "west: xfrmctl's names only the reqid"
 }
 
 ike_pings() {

@@ -126,3 +126,40 @@ TEST_CASE("inbound: the peer's SA, towards us")
     REQUIRE(e.steps[0].sa);
     CHECK(e.steps[0].sa->id.spi == 0x501);
 }
+
+TEST_CASE("a negotiated tunnel: charon's policy ahead of the tunnel's own, and the SA its template pins")
+{
+    model::Tunnel t = tunnel("site", "10.2.0.0/24", 0x100);
+    t.ikev2.emplace();
+    t.generations.clear(); // charon's keys
+    Host h;
+    h.install(plan::compile_tunnel(t, 7, {}));
+    netlink::PolicyEntry charons = h.kernel.policies.at(0); // out
+    REQUIRE(charons.id.selector.user == plan::kFloorSelectorUser);
+    charons.id.selector.user = 0;
+    charons.priority -= 1;
+    charons.templates.at(0).spi = 0x300;
+    charons.index = 99;
+    h.kernel.policies.push_back(charons);
+    for (auto [spi, added] : {std::pair{0x300u, 10u}, std::pair{0x400u, 20u}}) { // the old SA and the rekeyed one
+        netlink::SaEntry sa;
+        sa.id = {*IpAddress::parse("192.0.2.2"), spi, IPPROTO_ESP};
+        sa.saddr = *IpAddress::parse("192.0.2.1");
+        sa.mode = netlink::Mode::tunnel;
+        sa.reqid = 7;
+        sa.counters.add_time = added;
+        h.kernel.sas.push_back(std::move(sa));
+    }
+    auto e = explain(out("10.1.0.1", "10.2.0.9"), h.kernel, h.ledger);
+    CHECK(e.verdict == Verdict::protected_);
+    CHECK(e.charon_policy);
+    CHECK(e.policy_owner == "site");
+    CHECK(e.why == "priority 175423: charon's, one ahead of the tunnel's own policy");
+    REQUIRE(e.also_matched.size() == 1); // the tunnel's own, behind
+    CHECK(e.also_matched[0].id.selector.user == plan::kFloorSelectorUser);
+    REQUIRE(e.steps.size() == 1);
+    REQUIRE(e.steps[0].sa);
+    CHECK(e.steps[0].sa->id.spi == 0x300); // pinned, though 0x400 is newer
+    CHECK(e.steps[0].negotiated);
+    CHECK(e.summary == "protected by tunnel site (charon's policy, ahead of the tunnel's own): esp spi 0x00000300 (tunnel mode)");
+}

@@ -7,6 +7,7 @@
 #include "xfrmctl/ikev2/sa_list.hpp"
 #include "xfrmctl/ikev2/vici.hpp"
 #include "xfrmctl/model/loader.hpp"
+#include "xfrmctl/plan/desired.hpp"
 
 #include <doctest/doctest.h>
 #include <poll.h>
@@ -52,6 +53,24 @@ Strings strings(const ordered_json& list)
 // ---------------------------------------------------------------------------
 // the VICI connection of a tunnel
 
+TEST_CASE("charon's policies: one ahead of xfrmd's floor, which carries the floor's selector mark")
+{
+    const std::string psk = R"("psk_file": "p")";
+    auto child_priority = [](const model::Tunnel& t) {
+        return connection(t, 7, nullptr)["xfrmctl.site"]["children"]["site"]["priority"].get<std::string>();
+    };
+    CHECK(child_priority(tunnel(psk, R"("priority": 100,)")) == "99");
+    CHECK(child_priority(tunnel(psk, R"("priority": 0,)")) == "0"); // no number is ahead of 0
+    model::Tunnel t = tunnel(psk, R"("priority": 100,)");
+    plan::DesiredTunnel d = plan::compile_tunnel(t, 7, {});
+    REQUIRE(d.policies.size() == 6); // two subnet pairs, out, in and fwd each
+    for (const auto& p : d.policies) {
+        CHECK(p.entry.id.selector.user == plan::kFloorSelectorUser);
+        CHECK(p.entry.priority == 100);
+        CHECK(p.entry.id.key().ends_with(" user 0x78666c72")); // another entry than charon's (user 0)
+    }
+}
+
 TEST_CASE("charon connection: one connection xfrmctl.<tunnel>, with the tunnel's addresses, proposals and times")
 {
     model::Tunnel t = tunnel(R"("psk_file": "p")");
@@ -73,7 +92,10 @@ TEST_CASE("charon connection: one connection xfrmctl.<tunnel>, with the tunnel's
     CHECK(c["mobike"] == "no");
     REQUIRE(c["children"].size() == 1);
     const ordered_json& child = c["children"]["site"];
-    CHECK(child["policies"] == "no");
+    // charon's own policies, one ahead of xfrmd's first: the /24-/24 pair's
+    // automatic 175424 (the /24-/16 pair's is 179520)
+    CHECK(child["policies"] == "yes");
+    CHECK(child["priority"] == "175423");
     CHECK(child["reqid"] == "7");
     CHECK(child["mode"] == "tunnel");
     CHECK(strings(child["local_ts"]) == Strings{"10.1.0.0/24"});

@@ -193,6 +193,32 @@ TEST_CASE("an entry someone else made blocks the tunnel that wants its place, an
     CHECK(p.has_refusals());
 }
 
+TEST_CASE("a negotiated tunnel: charon's policies beside its own are expected; anyone else's in their place blocks it")
+{
+    auto t = tunnel("n", 0x4000);
+    t.ikev2.emplace();
+    t.generations.clear();
+    World w = applied(t, {});
+    auto charons_place = [&](std::uint32_t reqid) { // the out policy without the floor's mark
+        netlink::PolicyEntry p = w.desired[0].policies.at(0).entry;
+        p.id.selector.user = 0;
+        p.priority -= 1;
+        p.templates.at(0).reqid = reqid;
+        p.templates.at(0).spi = 0x4444;
+        return p;
+    };
+    w.kernel.policies.push_back(charons_place(77)); // charon's, for this tunnel
+    Plan as_it_should_be = w.plan();
+    REQUIRE(as_it_should_be.tunnels.size() == 1);
+    CHECK_FALSE(as_it_should_be.tunnels[0].blocked());
+    CHECK(as_it_should_be.tunnels[0].changes.empty());
+    w.kernel.policies.back() = charons_place(5); // another tunnel's, or a hand-made one
+    Plan taken = w.plan();
+    REQUIRE(taken.tunnels.size() == 1);
+    REQUIRE(taken.tunnels[0].blocked());
+    CHECK(taken.tunnels[0].refusals[0].find("neither xfrmctl nor charon installed") != std::string::npos);
+}
+
 TEST_CASE("foreign entries that nobody wants are never removed")
 {
     World w;

@@ -39,6 +39,9 @@ struct Explanation {
     Flow flow;
     std::optional<netlink::PolicyEntry> policy;
     std::string policy_owner; // tunnel name, or "" for foreign
+    // The policy is charon's for a negotiated tunnel: the one ahead of the
+    // tunnel's own (plan::kFloorSelectorUser), which policy_owner names.
+    bool charon_policy = false;
     std::string why;          // why this policy: the priority arithmetic
     std::vector<netlink::PolicyEntry> also_matched; // losers, by priority
     std::vector<TemplateStep> steps;

@@ -79,4 +79,24 @@ void set_algorithms(netlink::SaEntry& sa, const model::Proposal& proposal, const
 // first (a lower number wins), by prefix lengths, then protocol, then ports.
 std::uint32_t automatic_priority(const netlink::Selector& selector);
 
+// A negotiated tunnel has two layers of policies with the same selectors.
+// charon's own (swanctl "policies = yes") steer the traffic: their
+// templates name the SPI of the SA in use, and charon moves that SPI within
+// its own rekeying, after the peer can receive on the new SA (what the
+// kernel would otherwise do at once: take the newest SA of the reqid).
+// xfrmd's, one step behind in priority and naming only the reqid, are the
+// floor: whenever charon's are absent (IKE down) they catch the traffic,
+// which the kernel then drops while it asks for an SA (fail closed, and the
+// acquire that starts IKE on demand). The kernel tells two policies apart by
+// their whole selector, "user" field included (selector_cmp() in
+// include/net/xfrm.h, used by xfrm_policy_insert_list() in
+// net/xfrm/xfrm_policy.c), not by priority; "user" plays no part in
+// matching (__xfrm4_selector_match()), so xfrmd's floor carries this mark
+// there and charon's (0) can stand beside it.
+inline constexpr std::uint32_t kFloorSelectorUser = 0x78666c72; // "xflr"
+
+// The priority charon gives a negotiated tunnel's policies: one ahead of the
+// first (lowest-numbered) of xfrmd's floor policies for it.
+std::uint32_t charon_policy_priority(const model::Tunnel& tunnel);
+
 } // namespace xfrmctl::plan
