@@ -43,8 +43,7 @@ std::string first_line_of(const char* path)
     auto text = read_optional_file(path);
     if (!text || !*text)
         return "";
-    std::string line = (*text)->substr(0, (*text)->find('\n'));
-    return line;
+    return (*text)->substr(0, (*text)->find('\n'));
 }
 
 json transform_json(const ProbeResult& r)
