@@ -1,5 +1,6 @@
 #include "context.hpp"
 #include "xfrmctl/engine/capabilities.hpp"
+#include "xfrmctl/engine/capability_cache.hpp"
 
 #include <fmt/format.h>
 
@@ -46,13 +47,17 @@ void print(const engine::Capabilities& caps)
 
 int run_capabilities(const GlobalOptions& g)
 {
-    auto caps = engine::probe_kernel(engine::every_transform());
-    if (!caps)
-        return report_error(g, caps.error());
+    // The operator asks the kernel itself: always a fresh probe, which
+    // refreshes the cache the other commands answer from.
+    auto answer = engine::probe_with_cache(engine::every_transform(), g.socket.parent_path(), true);
+    if (!answer)
+        return report_error(g, answer.error());
+    if (answer->warning)
+        warn(*answer->warning);
     if (g.json)
-        std::cout << as_json(*caps).dump(2) << "\n";
+        std::cout << as_json(answer->caps).dump(2) << "\n";
     else
-        print(*caps);
+        print(answer->caps);
     return kOk;
 }
 

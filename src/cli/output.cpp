@@ -2,6 +2,7 @@
 // state, what the kernel supports, and the ESP-in-UDP holders.
 #include "context.hpp"
 #include "xfrmctl/engine/capabilities.hpp"
+#include "xfrmctl/engine/capability_cache.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
 
 #include <iostream>
@@ -47,12 +48,14 @@ Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Def
 {
     if (g.no_probe) // modern kernels: XFRM interfaces, SAs without a direction
         return plan::KernelTraits{false, true, false, false, false, false};
-    auto caps = engine::probe_kernel(engine::needed_transforms(defs));
-    if (!caps)
-        return fail(caps.error());
-    if (auto ok = engine::check_support(defs, *caps); !ok)
+    auto answer = engine::probe_with_cache(engine::needed_transforms(defs), g.socket.parent_path());
+    if (!answer)
+        return fail(answer.error());
+    if (answer->warning)
+        warn(*answer->warning);
+    if (auto ok = engine::check_support(defs, answer->caps); !ok)
         return fail(ok.error());
-    return caps->traits;
+    return answer->caps.traits;
 }
 
 void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger)

@@ -2,6 +2,7 @@
 #include "daemon.hpp"
 
 #include "xfrmctl/engine/capabilities.hpp"
+#include "xfrmctl/engine/capability_cache.hpp"
 
 #include <fmt/format.h>
 
@@ -24,12 +25,14 @@ Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits&
         return fail(defs.error());
     traits = plan::KernelTraits{false, true, false, false, false, false};
     if (!options_.no_probe) {
-        auto caps = engine::probe_kernel(engine::needed_transforms(defs->tunnels));
-        if (!caps)
-            return fail(caps.error());
-        if (auto ok = engine::check_support(defs->tunnels, *caps); !ok)
+        auto answer = engine::probe_with_cache(engine::needed_transforms(defs->tunnels), options_.socket.parent_path());
+        if (!answer)
+            return fail(answer.error());
+        if (answer->warning)
+            journal_.warning(*answer->warning);
+        if (auto ok = engine::check_support(defs->tunnels, answer->caps); !ok)
             return fail(ok.error());
-        traits = caps->traits;
+        traits = answer->caps.traits;
     }
     out = std::move(*defs);
     return {};

@@ -19,6 +19,7 @@ expect_eq "$(ip -n west xfrm state list)" "" "the probe left nothing in the host
 expect_eq "$(ip netns list | wc -l)" 3 "nor a namespace"
 
 log "a kernel without ChaCha20-Poly1305"
+modprobe_helper=$(cat /proc/sys/kernel/modprobe)
 echo > /proc/sys/kernel/modprobe
 rmmod chacha20poly1305 chacha_generic poly1305_generic 2>/dev/null || true
 lsmod | grep -q '^chacha20poly1305' && fail "could not unload chacha20poly1305 for this test"
@@ -28,6 +29,18 @@ pair chacha tunnel esp '"chacha20poly1305"' 0x1700 4 yes
 expect_rc 1 "validate refuses the tunnel" xctl west validate
 expect_contains "$OUT" "/tunnels/chacha/proposal: chacha20poly1305 needs the kernel's rfc7539esp(chacha20,poly1305); this kernel does not have it" \
     "naming the place and what is missing"
+
+log "the probe's answer kept for the boot"
+cache=$WORK/west/run/capabilities.json
+inode=$(stat -c %i "$cache")
+expect_rc 1 "validate again" xctl west validate
+expect_contains "$OUT" "chacha20poly1305 needs the kernel's rfc7539esp(chacha20,poly1305)" "the same refusal"
+expect_eq "$(stat -c %i "$cache")" "$inode" "answered from the cache (not rewritten, so not probed)"
+echo "$modprobe_helper" > /proc/sys/kernel/modprobe
+expect_rc 0 "modules loadable again: the cached refusal is not believed, the probe loads them" xctl west validate
+expect_ne "$(stat -c %i "$cache")" "$inode" "probed afresh"
+lsmod | grep -q '^chacha20poly1305' || fail "the probe did not load chacha20poly1305"
+expect_rc 0 "and with chacha20poly1305 loaded (another module set), validate still passes" xctl west validate
 expect_rc 0 "validate --no-probe checks the definitions alone" xctl west --no-probe validate
 pair route tunnel esp '"aes256gcm16"' 0x1800 4 yes
 rm "$WORK/west/defs/chacha.json"
