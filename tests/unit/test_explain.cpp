@@ -143,7 +143,9 @@ TEST_CASE("a negotiated tunnel: charon's policy ahead of the tunnel's own, and t
     h.kernel.policies.push_back(charons);
     for (auto [spi, added] : {std::pair{0x300u, 10u}, std::pair{0x400u, 20u}}) { // the old SA and the rekeyed one
         netlink::SaEntry sa;
-        sa.id = {*IpAddress::parse("192.0.2.2"), spi, IPPROTO_ESP};
+        sa.id.daddr = *IpAddress::parse("192.0.2.2");
+        sa.id.spi = spi;
+        sa.id.proto = IPPROTO_ESP;
         sa.saddr = *IpAddress::parse("192.0.2.1");
         sa.mode = netlink::Mode::tunnel;
         sa.reqid = 7;
