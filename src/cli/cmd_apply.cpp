@@ -28,7 +28,7 @@ int run_apply(const GlobalOptions& g, bool check, bool diff)
     auto defs = engine::load(g.definitions);
     if (!defs)
         return report_error(g, defs.error());
-    auto traits = check_kernel(g, defs->tunnels);
+    auto traits = check_kernel(g, defs->tunnels, check ? engine::CacheUse::read_only : engine::CacheUse::read_write);
     if (!traits)
         return report_error(g, traits.error());
     auto local = open_local(g, !check);

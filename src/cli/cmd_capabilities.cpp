@@ -49,7 +49,7 @@ int run_capabilities(const GlobalOptions& g)
 {
     // The operator asks the kernel itself: always a fresh probe, which
     // refreshes the cache the other commands answer from.
-    auto answer = engine::probe_with_cache(engine::every_transform(), g.socket.parent_path(), true);
+    auto answer = engine::probe_with_cache(engine::every_transform(), g.socket.parent_path(), engine::CacheUse::refresh);
     if (!answer)
         return report_error(g, answer.error());
     if (answer->warning)

@@ -10,7 +10,7 @@ int run_validate(const GlobalOptions& g)
     auto defs = engine::load(g.definitions);
     if (!defs)
         return report_error(g, defs.error(), {{"valid", false}});
-    if (auto traits = check_kernel(g, defs->tunnels); !traits)
+    if (auto traits = check_kernel(g, defs->tunnels, engine::CacheUse::read_only); !traits)
         return report_error(g, traits.error(), {{"valid", false}});
     std::size_t present = 0;
     for (const auto& t : defs->tunnels.tunnels)

@@ -2,6 +2,7 @@
 // one place where an error becomes a message.
 #pragma once
 
+#include "xfrmctl/engine/capability_cache.hpp"
 #include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/operations.hpp"
 #include "xfrmctl/model/warnings.hpp"
@@ -45,8 +46,9 @@ struct Local {
 Result<Local> open_local(const GlobalOptions& g, bool for_writing);
 
 // What the kernel can carry, checked against what the definitions need (a
-// validation error otherwise); with --no-probe, assumed.
-Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs);
+// validation error otherwise); with --no-probe, assumed. `use`: whether
+// the command may keep the answer (engine::CacheUse).
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use);
 
 // Starts or stops the ESP-in-UDP socket holders that the installed tunnels
 // need (see engine/encap_holder.hpp); warns of what it cannot do.

@@ -44,11 +44,11 @@ Result<Local> open_local(const GlobalOptions& g, bool for_writing)
     return Local{std::move(*store), std::move(*kernel), std::move(*links)};
 }
 
-Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs)
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use)
 {
     if (g.no_probe) // modern kernels: XFRM interfaces, SAs without a direction
         return plan::KernelTraits{false, true, false, false, false, false};
-    auto answer = engine::probe_with_cache(engine::needed_transforms(defs), g.socket.parent_path());
+    auto answer = engine::probe_with_cache(engine::needed_transforms(defs), g.socket.parent_path(), use);
     if (!answer)
         return fail(answer.error());
     if (answer->warning)

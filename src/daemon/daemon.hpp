@@ -10,6 +10,7 @@
 #include "health.hpp"
 #include "journal.hpp"
 #include "negotiator.hpp"
+#include "xfrmctl/engine/capability_cache.hpp"
 #include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
 #include "xfrmctl/engine/operations.hpp"
@@ -48,7 +49,7 @@ private:
     Daemon(const Options& o, state::Store store, netlink::Kernel kernel, netlink::Links links, netlink::XfrmSocket events);
 
     // daemon_kernel.cpp
-    Status load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits);
+    Status load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits, engine::CacheUse use);
     Status reload(const std::string& why); // the load's error, already logged
 
     void reconcile(std::string why); // by value: it may be due_ itself, which it clears

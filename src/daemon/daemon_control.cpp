@@ -89,7 +89,7 @@ engine::ControlResponse Daemon::handle_apply(const engine::ControlRequest& r)
 {
     std::optional<engine::Definitions> fresh;
     plan::KernelTraits traits;
-    if (auto ok = load(fresh, traits); !ok)
+    if (auto ok = load(fresh, traits, r.check ? engine::CacheUse::read_only : engine::CacheUse::read_write); !ok)
         return refuse(ok.error().message);
     if (!r.check) {
         defs_ = std::move(fresh);

@@ -18,14 +18,14 @@ std::int64_t now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 } // namespace
 
 // Reads and checks the definitions (and what the kernel can carry).
-Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits)
+Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits& traits, engine::CacheUse use)
 {
     auto defs = engine::load(options_.definitions);
     if (!defs)
         return fail(defs.error());
     traits = plan::KernelTraits{false, true, false, false, false, false};
     if (!options_.no_probe) {
-        auto answer = engine::probe_with_cache(engine::needed_transforms(defs->tunnels), options_.socket.parent_path());
+        auto answer = engine::probe_with_cache(engine::needed_transforms(defs->tunnels), options_.socket.parent_path(), use);
         if (!answer)
             return fail(answer.error());
         if (answer->warning)
@@ -44,7 +44,7 @@ Status Daemon::reload(const std::string& why)
 {
     std::optional<engine::Definitions> fresh;
     plan::KernelTraits traits;
-    if (auto ok = load(fresh, traits); !ok) {
+    if (auto ok = load(fresh, traits, engine::CacheUse::read_write); !ok) {
         journal_.error("definitions not loaded (" + why + "), keeping " +
                        (defs_ ? std::string("the last good ones") : std::string("none")) + ": " + ok.error().message);
         return ok;

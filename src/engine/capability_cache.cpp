@@ -224,8 +224,9 @@ void write_cache(const fs::path& runtime_dir, const CachedCapabilities& cache)
 
 } // namespace
 
-Result<ProbeAnswer> probe_with_cache(const std::vector<TransformProbe>& needed, const fs::path& runtime_dir, bool fresh)
+Result<ProbeAnswer> probe_with_cache(const std::vector<TransformProbe>& needed, const fs::path& runtime_dir, CacheUse use)
 {
+    bool fresh = use == CacheUse::refresh;
     auto key = current_cache_key();
     CacheRead read = read_cache(runtime_dir);
     if (!fresh && key && read.cache)
@@ -238,7 +239,7 @@ Result<ProbeAnswer> probe_with_cache(const std::vector<TransformProbe>& needed, 
     // kept under the key as it is now, with what the old cache knew only if
     // nothing was loaded in between.
     auto after = current_cache_key();
-    if (after) {
+    if (after && use != CacheUse::read_only) {
         bool unchanged = key && *key == *after;
         write_cache(runtime_dir, merge_into(unchanged ? read.cache : std::nullopt, *after, *caps));
     }

@@ -54,10 +54,18 @@ expect_rewritten() { # WHAT
     [ "$(stat -c '%u %a %F' "$cache")" = "0 600 regular file" ] || fail "$1: cache left as $(stat -c '%u %a %F' "$cache")"
 }
 
-xctl -c "$defs" validate
-expect_refusal "first validate"; expect_probed "first validate"; expect_rewritten "first validate"
+# Commands that must write nothing only read the cache: validate, plan,
+# status and every check (a check touches nothing). apply keeps it.
+for cmd in validate plan "apply --check"; do
+    xctl -c "$defs" $cmd
+    expect_refusal "$cmd"; expect_probed "$cmd"
+    [ ! -e "$cache" ] || fail "$cmd wrote the cache"
+done
+pass "validate, plan and apply --check probe and write nothing"
+xctl -c "$defs" apply
+expect_refusal "apply"; expect_probed "apply"; expect_rewritten "apply"
 [ "$(stat -c '%a' "$run")" = 700 ] || fail "the runtime directory is $(stat -c '%a' "$run"), expected 700"
-pass "the first command probes and keeps the answer in $cache (0600, in a 0700 directory)"
+pass "apply probes and keeps the answer in $cache (0600, in a 0700 directory), though it then refuses"
 inode=$(stat -c %i "$cache")
 xctl -c "$defs" validate
 expect_refusal "second validate"; expect_cached "second validate"
@@ -68,7 +76,7 @@ expect_refusal "plan"; expect_cached "plan"
 pass "so does plan"
 
 jq '.tunnels["west-east"].esn = true' "$defs" > "$work/site-to-site/esn.json"
-xctl -c "$work/site-to-site/esn.json" validate
+xctl -c "$work/site-to-site/esn.json" apply
 expect_probed "a transform the cache has not seen (ESN)"
 xctl -c "$defs" validate
 expect_refusal "the first transform again"; expect_cached "the first transform again"
@@ -87,7 +95,7 @@ jq '.modules = "0000"' "$cache" > "$work/other-key" && cat "$work/other-key" > "
 xctl -c "$defs" validate
 expect_refusal "a cache of another module set"; expect_probed "a cache of another module set"
 head -c 100 "$cache" > "$work/half" && cat "$work/half" > "$cache"
-xctl -c "$defs" validate
+xctl -c "$defs" apply
 expect_refusal "a damaged cache"; expect_probed "a damaged cache"
 xctl -c "$defs" validate
 expect_cached "the cache after a damaged one"
@@ -97,17 +105,17 @@ pass "a cache under another key or damaged is probed afresh, without a word, and
 # owner, or as a symbolic link; the kernel's own answer stands.
 jq '.transforms[].error = 0 | .transforms[].reason = ""' "$cache" > "$work/forged"
 cat "$work/forged" > "$cache" && chmod 644 "$cache"
-xctl -c "$defs" validate
+xctl -c "$defs" apply
 expect_warning "a cache readable by others" "permissions 0644"; expect_probed "a cache readable by others"
 expect_rewritten "a cache readable by others"
 xctl -c "$defs" validate
 expect_refusal "after the open cache was replaced"; expect_cached "after the open cache was replaced"
 cat "$work/forged" > "$cache" && chown 65534 "$cache"
-xctl -c "$defs" validate
+xctl -c "$defs" apply
 expect_warning "a cache of another user" "owned by uid 65534"; expect_probed "a cache of another user"
 expect_rewritten "a cache of another user"
 cp "$work/forged" "$work/forged-file" && rm "$cache" && ln -s "$work/forged-file" "$cache"
-xctl -c "$defs" validate
+xctl -c "$defs" apply
 expect_warning "a symbolic link" "a symbolic link"; expect_probed "a symbolic link"
 expect_rewritten "a symbolic link"
 cp "$work/forged" "$cache" && chmod 777 "$run"

@@ -62,11 +62,17 @@ struct ProbeAnswer {
     std::optional<std::string> warning; // a cache refused as unsafe, and why
 };
 
+// How a command uses the cache. One that must write nothing (validate,
+// plan, status, and every check: a check touches nothing, the cache
+// included) only reads it; apply and xfrmd keep it; capabilities always
+// asks the kernel and keeps the answer.
+enum class CacheUse { read_only, read_write, refresh };
+
 // The kernel's capabilities for `needed`: from the cache in `runtime_dir`
-// when it is there, safe and current, else probed and the cache refreshed.
-// fresh: always probe (and refresh). A cache that cannot be read, parsed
-// or written is never an error: the kernel is asked.
+// when it is there, safe and current, else probed (and the cache
+// refreshed, but for read_only). A cache that cannot be read, parsed or
+// written is never an error: the kernel is asked.
 Result<ProbeAnswer> probe_with_cache(const std::vector<TransformProbe>& needed, const std::filesystem::path& runtime_dir,
-                                     bool fresh = false);
+                                     CacheUse use);
 
 } // namespace xfrmctl::engine
