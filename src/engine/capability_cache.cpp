@@ -172,16 +172,17 @@ fs::path cache_file_in(const fs::path& runtime_dir) { return runtime_dir / "capa
 
 namespace {
 
-// As a key file is checked (model/keys.cpp): a regular file of root or
-// ours that neither group nor others can reach, in a safe directory.
+// As a key file is checked (private_file_fault()), in a safe directory.
 Status check_cache_file(const struct stat& st)
 {
-    if (!S_ISREG(st.st_mode))
-        return fail("not a regular file");
-    if (st.st_uid != 0 && st.st_uid != ::geteuid())
-        return fail(fmt::format("owned by uid {}, not by root or the running user", st.st_uid));
-    if (st.st_mode & 077)
-        return fail(fmt::format("permissions {:04o} let group or others reach it", st.st_mode & 07777));
+    if (auto fault = private_file_fault(st))
+        switch (*fault) {
+        case PrivateFileFault::not_regular: return fail("not a regular file");
+        case PrivateFileFault::foreign_owner:
+            return fail(fmt::format("owned by uid {}, not by root or the running user", st.st_uid));
+        case PrivateFileFault::open_mode:
+            return fail(fmt::format("permissions {:04o} let group or others reach it", st.st_mode & 07777));
+        }
     return {};
 }
 

@@ -5,6 +5,7 @@
 #include "xfrmctl/model/psk.hpp"
 #include "xfrmctl/util/file_batch.hpp"
 #include "xfrmctl/util/files.hpp"
+#include "xfrmctl/util/safe_paths.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
 #include <fcntl.h>
@@ -51,16 +52,18 @@ Error key_error(const Tunnel& t, const KeyRef& ref, const std::string& message)
 // that neither group nor others can reach in any way.
 Status check_file(const Tunnel& t, const SecretFile& f, const struct stat& st)
 {
-    if (!S_ISREG(st.st_mode))
-        return fail(file_error(t, f, "not a regular file"));
-    if (st.st_uid != 0 && st.st_uid != geteuid())
-        return fail(file_error(t, f, fmt::format("owned by uid {}; a {} must belong to root or to the user "
-                                                 "running xfrmctl",
-                                                 st.st_uid, f.what)));
-    if (st.st_mode & 077)
-        return fail(file_error(t, f, fmt::format("permissions {:04o} are too open: a {} must not be "
-                                                 "accessible by group or others (chmod 600)",
-                                                 st.st_mode & 07777, f.what)));
+    if (auto fault = private_file_fault(st))
+        switch (*fault) {
+        case PrivateFileFault::not_regular: return fail(file_error(t, f, "not a regular file"));
+        case PrivateFileFault::foreign_owner:
+            return fail(file_error(t, f, fmt::format("owned by uid {}; a {} must belong to root or to the user "
+                                                     "running xfrmctl",
+                                                     st.st_uid, f.what)));
+        case PrivateFileFault::open_mode:
+            return fail(file_error(t, f, fmt::format("permissions {:04o} are too open: a {} must not be "
+                                                     "accessible by group or others (chmod 600)",
+                                                     st.st_mode & 07777, f.what)));
+        }
     if (st.st_size > kMaxKeyFileSize)
         return fail(file_error(t, f, fmt::format("{} bytes is far too large for a {}", st.st_size, f.what)));
     return {};

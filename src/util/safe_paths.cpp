@@ -13,6 +13,17 @@
 
 namespace xfrmctl {
 
+std::optional<PrivateFileFault> private_file_fault(const struct stat& st)
+{
+    if (!S_ISREG(st.st_mode))
+        return PrivateFileFault::not_regular;
+    if (st.st_uid != 0 && st.st_uid != ::geteuid())
+        return PrivateFileFault::foreign_owner;
+    if (st.st_mode & 077)
+        return PrivateFileFault::open_mode;
+    return std::nullopt;
+}
+
 namespace fs = std::filesystem;
 
 namespace {

@@ -6,10 +6,20 @@
 
 #include "xfrmctl/util/result.hpp"
 
+#include <sys/stat.h>
+
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace xfrmctl {
+
+// ssh's rule for a private key, which key files and the capability cache
+// follow: a regular file, owned by root or the running user, that neither
+// group nor others can reach. The rule it breaks, if any; each caller
+// words the message for its file.
+enum class PrivateFileFault { not_regular, foreign_owner, open_mode };
+std::optional<PrivateFileFault> private_file_fault(const struct stat& st);
 
 // Refuses the directory unless it and every directory above it (after
 // symbolic links are resolved, as ssh's StrictModes does) is owned by root
