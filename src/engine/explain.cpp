@@ -81,12 +81,10 @@ std::string charon_policy_owner(const netlink::PolicyEntry& p, const std::vector
 {
     if (p.id.selector.user != 0 || p.templates.empty())
         return "";
-    for (const auto* floor : matching) {
-        netlink::PolicyId id = floor->id;
-        id.selector.user = 0;
-        if (floor->id.selector.user == plan::kFloorSelectorUser && id == p.id && same_reqids(*floor, p))
+    for (const auto* floor : matching)
+        if (floor->id.selector.user == plan::kFloorSelectorUser && plan::charon_policy_id(floor->id) == p.id &&
+            same_reqids(*floor, p))
             return owner_of_policy(*floor, ledger);
-    }
     return "";
 }
 

@@ -219,10 +219,9 @@ private:
     {
         if (d.entry.id.selector.user != kFloorSelectorUser)
             return false;
-        netlink::PolicyId charons = d.entry.id;
-        charons.selector.user = 0;
-        auto it = kernel_.policies.find(charons.key());
-        if (it == kernel_.policies.end() || in_.ledger.policy_owner(charons.key()))
+        std::string charons = charon_policy_id(d.entry.id).key();
+        auto it = kernel_.policies.find(charons);
+        if (it == kernel_.policies.end() || in_.ledger.policy_owner(charons))
             return false;
         const auto& templates = it->second->templates;
         return templates.empty() || templates.front().reqid != d.entry.templates.front().reqid;

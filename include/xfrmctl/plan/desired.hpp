@@ -95,6 +95,14 @@ std::uint32_t automatic_priority(const netlink::Selector& selector);
 // there and charon's (0) can stand beside it.
 inline constexpr std::uint32_t kFloorSelectorUser = 0x78666c72; // "xflr"
 
+// Where charon's policy stands beside a floor policy of xfrmd's: the same
+// identity without the floor's mark.
+inline netlink::PolicyId charon_policy_id(netlink::PolicyId floor)
+{
+    floor.selector.user = 0;
+    return floor;
+}
+
 // The priority charon gives a negotiated tunnel's policies: one ahead of the
 // first (lowest-numbered) of xfrmd's floor policies for it.
 std::uint32_t charon_policy_priority(const model::Tunnel& tunnel);
