@@ -55,6 +55,7 @@ private:
     void reconcile(std::string why); // by value: it may be due_ itself, which it clears
     void reconcile_soon(const std::string& why) { due_ = due_.value_or(why); }
     void note_outcome(const engine::Outcome& outcome, const std::string& why);
+    void follow_outcome(const engine::Outcome& outcome, const std::string& why);
     void on_kernel_events();
     void note_event(const netlink::Event& e, std::uint32_t sender);
     void hold_encap_sockets();

@@ -104,10 +104,8 @@ engine::ControlResponse Daemon::handle_apply(const engine::ControlRequest& r)
     // Asked for by the operator, so the addresses are checked too.
     engine::add_definition_warnings(outcome->plan,
                                     engine::definition_warnings(r.check ? fresh->tunnels : defs_->tunnels, &links_));
-    if (!r.check) {
-        note_outcome(*outcome, "xfrmctl apply");
-        hold_encap_sockets();
-    }
+    if (!r.check)
+        follow_outcome(*outcome, "xfrmctl apply");
     std::ostringstream out, err;
     const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
     report::print_outcome(out, err, r.json, outcome->plan, report, r.diff);
@@ -135,9 +133,7 @@ engine::ControlResponse Daemon::handle_down(const engine::ControlRequest& r)
     auto outcome = engine::take_down(chosen, w);
     if (!outcome)
         return refuse(outcome.error().message);
-    note_outcome(*outcome, "xfrmctl down");
-    hold_encap_sockets();
-    configure_negotiator(); // charon closes the SAs of what went down
+    follow_outcome(*outcome, "xfrmctl down"); // charon closes the SAs of what went down
     std::ostringstream out, err;
     const engine::ApplyReport* report = outcome->report ? &*outcome->report : nullptr;
     report::print_outcome(out, err, r.json, outcome->plan, report, false);

@@ -67,9 +67,20 @@ void Daemon::reconcile(std::string why)
         journal_.error("cannot reconcile (" + why + "): " + outcome.error().message);
         return;
     }
-    note_outcome(*outcome, why);
+    follow_outcome(*outcome, why);
+}
+
+// Whatever changed the kernel (a repair, an apply, a down), the encap
+// sockets, charon's connections and the key senders follow at once: charon
+// learning of an applied tunnel only at the next re-read left it down for
+// up to --resync seconds.
+void Daemon::follow_outcome(const engine::Outcome& outcome, const std::string& why)
+{
+    note_outcome(outcome, why);
     hold_encap_sockets();
     configure_negotiator();
+    if (!defs_)
+        return;
     for (const auto& t : defs_->tunnels.tunnels)
         if (const model::Generation* g = t.sender(now()))
             senders_[t.name] = g->name;
