@@ -24,11 +24,12 @@ fail() {
     exit 1
 }
 # failure_logs: the last lines of every log the scenario's programs wrote
-# (xfrmd, charon), so that a failure in CI says why. guest-init scans this
-# output for the test keys like everything else.
+# (xfrmd, charon), so that a failure in CI says why: xfrmd's first, the
+# shortest and the most telling, as CI's report may keep only the start.
+# guest-init scans this output for the test keys like everything else.
 failure_logs() {
     local f
-    for f in $(find "$WORK" -name '*.log' -size +0 2>/dev/null | sort); do
+    for f in $(find "$WORK" -name '*.log' -size +0 2>/dev/null | sort | awk '{print (/xfrmd/ ? 0 : 1) "\t" $0}' | sort | cut -f2); do
         echo "--- ${f#"$WORK"/} (last 40 lines)"
         tail -40 "$f" | cut -c1-300
     done
@@ -527,6 +528,18 @@ flow_start() {
     spawn "$from" "$FLOW" send "$source" "$destination" "$port" "$rate" > "$WORK/flow.$name.sent"
     echo $! > "$WORK/flow.$name.sender"
 }
+# loss_counters: where datagrams can be dropped on their way, each host's
+# nonzero XFRM, UDP and IP drop counters and the wire's queues, printed when
+# a flow lost some.
+loss_counters() {
+    local ns
+    for ns in $(ip netns list | cut -d' ' -f1); do
+        echo "--- $ns: nonzero drop counters"
+        in_ns "$ns" awk '$2 != 0' /proc/net/xfrm_stat
+        in_ns "$ns" awk '/^Udp:/ { if (!h) { split($0, n); h = 1 } else for (i = 2; i <= NF; i++) if (n[i] ~ /Err/ && $i != 0) print n[i], $i }' /proc/net/snmp
+        in_ns "$ns" tc -s qdisc show | grep -B2 'dropped [1-9]' || true
+    done
+}
 flow_stop() {
     local name=$1
     kill "$(cat "$WORK/flow.$name.sender")"
@@ -537,8 +550,9 @@ flow_stop() {
     local sent received
     sent=$(jq .sent "$WORK/flow.$name.sent")
     received=$(cat "$WORK/flow.$name.received")
-    log "flow $name: sent $sent, received $received"
+    log "flow $name: sent $sent ($(jq .send_errors "$WORK/flow.$name.sent") refused by the sender's kernel), received $received"
     expect_gt "$sent" 0 "flow $name ran"
+    [ "$(json_get "$received" .received)" = "$sent" ] || loss_counters
     expect_eq "$(json_get "$received" .received)" "$sent" "flow $name: every datagram sent was received"
     expect_eq "$(json_get "$received" .lost)" 0 "flow $name: none lost"
     expect_eq "$(json_get "$received" .duplicates)" 0 "flow $name: none twice"
