@@ -383,9 +383,8 @@ amend() {
 # nat_hosts: west behind a masquerading NAT, east on the wire with the NAT's
 # public side (captures on the wire see the NATed traffic).
 #   west 192.168.1.2 (lan 10.1.0.1) -- nat 192.168.1.1 | 203.0.113.1 -- [wire] -- east 203.0.113.2 (lan 10.2.0.1)
-# The masquerade is iptables' legacy one: this UML kernel's nf_tables cannot
-# create a table ("Operation not supported", and it has no nft_chain_nat),
-# while its iptables has conntrack and MASQUERADE.
+# The masquerade is an nftables inet nat chain, as on a current Debian
+# router (the test kernel has NF_TABLES_INET, NFT_NAT and NFT_MASQ).
 nat_hosts() {
     for ns in west nat east wire; do
         ip netns add $ns
@@ -405,7 +404,14 @@ nat_hosts() {
     ip -n east addr add 203.0.113.2/24 dev wan && ip -n east link set wan up
     ip -n east link add lan type dummy && ip -n east addr add 10.2.0.1/24 dev lan && ip -n east link set lan up
     ip -n east route add 10.1.0.0/24 via 203.0.113.1
-    ip netns exec nat iptables-legacy -t nat -A POSTROUTING -o public -j MASQUERADE
+    in_ns nat nft -f - <<'NFT'
+table inet nat {
+    chain postrouting {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "public" masquerade
+    }
+}
+NFT
     mkdir -p "$WORK/west" "$WORK/east"
 }
 

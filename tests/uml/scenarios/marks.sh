@@ -1,9 +1,8 @@
 #!/bin/bash
 # Marks: a tunnel with a mark carries only packets so marked (the rest find
 # no policy); an output mark is set on the packets the outbound SA makes
-# (counted by a firewall rule on that mark: iptables' legacy backend, since
-# this UML kernel's nf_tables cannot create a table). And ESN with the
-# largest replay window, 4096 packets.
+# (counted by an nftables rule on that mark). And ESN with the largest
+# replay window, 4096 packets.
 . "$XFRMCTL_REPO/tests/uml/lib.sh"
 two_hosts
 pair marked tunnel esp '"aes256gcm16"' 0x1600 4 yes
@@ -16,15 +15,22 @@ expect_contains "$sa" "replay_window 4096, bitmap-length 128" "a 4096-packet ESN
 expect_contains "$sa" "mark 0x7/0xffffffff" "SAs carry the mark"
 expect_contains "$(ip -n west xfrm state list spi 0x1601)" "output-mark 0x99" "the outbound SA sets the output mark"
 expect_contains "$(ip -n west xfrm policy list dir out)" "mark 0x7/0xffffffff" "policies match on it"
-ip netns exec west iptables-legacy -t mangle -A POSTROUTING -p esp -m mark --mark 0x99
 # A mark does not cross the wire: each host marks the ESP it receives, for
-# its inbound SA (as a VTI does), and east marks its replies.
-for host in west east; do ip netns exec $host iptables-legacy -t mangle -A PREROUTING -p esp -j MARK --set-mark 7; done
-ip netns exec east iptables-legacy -t mangle -A OUTPUT -d 10.1.0.0/24 -j MARK --set-mark 7
+# its inbound SA (as a VTI does), and east marks its replies (a route chain:
+# the new mark must choose the policy, as iptables' mangle OUTPUT did).
+for host in west east; do
+    in_ns $host nft add table ip mangle
+    in_ns $host nft add chain ip mangle prerouting '{ type filter hook prerouting priority mangle; }'
+    in_ns $host nft add rule ip mangle prerouting ip protocol esp meta mark set 7
+done
+in_ns west nft add chain ip mangle postrouting '{ type filter hook postrouting priority mangle; }'
+in_ns west nft add rule ip mangle postrouting ip protocol esp meta mark 0x99 counter
+in_ns east nft add chain ip mangle output '{ type route hook output priority mangle; }'
+in_ns east nft add rule ip mangle output ip daddr 10.1.0.0/24 meta mark set 7
 
 log "marked packets take the tunnel"
 protected_ping esp west -m 7 -I 10.1.0.1 10.2.0.1
-counted=$(ip netns exec west iptables-legacy -t mangle -L POSTROUTING -v -x -n | awk '$3 == "esp" || $3 == "50" {print $1}')
+counted=$(in_ns west nft -j list chain ip mangle postrouting | jq '[.nftables[] | .rule? // empty | .expr[] | .counter? // empty | .packets] | add')
 expect_eq "$counted" 5 "the five ESP packets west sent carried the output mark"
 expect_eq "$(json_get "$(xctl west explain 10.1.0.1 10.2.0.1 icmp --mark 7 --json)" .verdict)" protected "explain agrees"
 
