@@ -78,6 +78,7 @@ private:
         bool alert_names_certificate = false;
         std::int64_t alert_at = 0;
         bool was_up = false;
+        std::int64_t down_at = 0; // when was_up last turned false
         // The CHILD SA inside a standing IKE SA: tries since it went, and
         // the peer's refusal (a rekey or a new CHILD SA), if it said one.
         int child_tries = 0;
