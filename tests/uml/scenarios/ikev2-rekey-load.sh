@@ -3,7 +3,7 @@
 # both ends rekeying the CHILD SA about every 20 s (either may start a
 # rekeying), west the IKE SA every 60 s, for 3 minutes while 250 datagrams
 # a second flow each way; three times both ends are told to rekey at once
-# over a wire that delays each packet 50 ms, so that both requests cross:
+# over a wire that delays each packet 150 ms, so that both requests cross:
 # a collision (RFC 7296 2.8.1). Not one datagram may be lost (counted by
 # the receivers' sequence numbers), whoever started the rekeying, and
 # neither kernel may hold more SAs than rekeying allows (no leaks).
@@ -17,11 +17,13 @@ psk=$(psk_file west)
 ike_defs west site 192.0.2.1 192.0.2.2 '["10.1.0.0/24"]' '["10.2.0.0/24"]' \
     "{\"psk_file\": \"$WORK/west/keys/psk\", \"rekey\": {\"child\": 20, \"ike\": 60, \"jitter\": 2}, \"dpd\": {\"interval\": 10}}" \
     '{"health": {"interval": 1, "dead_after": 6}}' # counters judged every second, across every rekeying
-# The wire delays every packet 50 ms (both bridge ports), so that
-# rekeyings started at once by both ends cross on it.
+# The wire delays every packet 150 ms (both bridge ports, each on its way
+# out: 300 ms a round trip), so that rekeyings started at once by both ends
+# cross on it. With 50 ms, a run beside a busy machine saw no collision in
+# three tries: starting swanctl in a loaded guest can lag that much.
 /run/modprobe -q sch_netem 2>/dev/null || true
 for port in west east; do
-    ip netns exec wire tc qdisc add dev "$port" root netem delay 50ms limit 10000 ||
+    ip netns exec wire tc qdisc add dev "$port" root netem delay 150ms limit 10000 ||
         fail "cannot delay the wire (sch_netem)"
 done
 stock_charon_start east
