@@ -77,10 +77,10 @@ void Daemon::reconcile(std::string why)
 void Daemon::follow_outcome(const engine::Outcome& outcome, const std::string& why)
 {
     note_outcome(outcome, why);
+    if (!defs_) // a down while xfrmd holds no good definitions
+        return;
     hold_encap_sockets();
     configure_negotiator();
-    if (!defs_)
-        return;
     for (const auto& t : defs_->tunnels.tunnels)
         if (const model::Generation* g = t.sender(now()))
             senders_[t.name] = g->name;
