@@ -16,7 +16,13 @@ WORK=$(mktemp -d /run/tmp/work.XXXXXX)
 PATTERN=58464d43544c2d5345435245542d2d21 # "XFMCTL-SECRET--!" in ping payloads
 FAILED=0
 
-log() { echo "== $*"; }
+# Each step says when it started, in seconds since the scenario began: a
+# scenario's slow part shows in its output.
+SCENARIO_START=${EPOCHREALTIME/./}
+log() {
+    local tenths=$(( (${EPOCHREALTIME/./} - SCENARIO_START) / 100000 ))
+    printf '== [%4d.%ds] %s\n' $((tenths / 10)) $((tenths % 10)) "$*"
+}
 pass() { echo "PASS: $*"; }
 fail() {
     echo "FAIL: $*"
