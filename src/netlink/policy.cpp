@@ -38,7 +38,7 @@ std::string PolicyId::key() const
 
 namespace {
 
-xfrm_user_tmpl to_kernel(const Template& t)
+xfrm_user_tmpl template_to_kernel(const Template& t)
 {
     xfrm_user_tmpl k{};
     k.id.daddr = netlink::to_kernel(t.daddr);
@@ -106,7 +106,7 @@ Request build_policy(std::uint16_t msg_type, const PolicyEntry& p)
         auto* tmpls = static_cast<xfrm_user_tmpl*>(
             b.reserve(XFRMA_TMPL, p.templates.size() * sizeof(xfrm_user_tmpl)));
         for (std::size_t i = 0; i < p.templates.size(); ++i)
-            tmpls[i] = to_kernel(p.templates[i]);
+            tmpls[i] = template_to_kernel(p.templates[i]);
     }
     put_identity_attributes(b, p.id);
     return b.finish();

@@ -17,7 +17,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kFile = "installed-keys.json";
+constexpr const char* kKeyHistoryFile = "installed-keys.json";
 
 std::string to_hex(std::span<const std::uint8_t> bytes)
 {
@@ -52,7 +52,7 @@ std::string boot_id()
 
 Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir, bool expected)
 {
-    auto path = state_dir / kFile;
+    auto path = state_dir / kKeyHistoryFile;
     auto text = read_optional_file(path);
     if (!text)
         return fail(text.error());
@@ -93,7 +93,7 @@ Status KeyHistory::save(const std::filesystem::path& state_dir) const
     for (const auto& [fp, p] : pending_)
         pending[fp] = {{"what", p.what}, {"sa", p.sa}, {"boot", p.boot}};
     json doc = {{"version", 1}, {"salt", salt_}, {"installed", installed_}, {"pending", pending}};
-    return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");
+    return write_file_atomically(state_dir / kKeyHistoryFile, doc.dump(1) + "\n");
 }
 
 std::string KeyHistory::fingerprint(std::span<const std::uint8_t> key) const

@@ -12,7 +12,7 @@ using nlohmann::json;
 
 namespace {
 
-constexpr const char* kFile = "owned.json";
+constexpr const char* kLedgerFile = "owned.json";
 
 Result<OwnedTunnel> read_tunnel(const json& j)
 {
@@ -33,13 +33,13 @@ Result<OwnedTunnel> read_tunnel(const json& j)
 bool Ledger::kept_in(const std::filesystem::path& state_dir)
 {
     std::error_code ec;
-    return std::filesystem::symlink_status(state_dir / kFile, ec).type() != std::filesystem::file_type::not_found &&
+    return std::filesystem::symlink_status(state_dir / kLedgerFile, ec).type() != std::filesystem::file_type::not_found &&
            !ec;
 }
 
 Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
 {
-    auto path = state_dir / kFile;
+    auto path = state_dir / kLedgerFile;
     auto text = read_optional_file(path);
     if (!text)
         return fail(text.error());
@@ -89,7 +89,7 @@ Status Ledger::save(const std::filesystem::path& state_dir) const
         doc["expired"] = expired_;
     if (saved_default_)
         doc["saved_default_policy"] = {{"in", saved_default_->in}, {"fwd", saved_default_->fwd}, {"out", saved_default_->out}};
-    return write_file_atomically(state_dir / kFile, doc.dump(1) + "\n");
+    return write_file_atomically(state_dir / kLedgerFile, doc.dump(1) + "\n");
 }
 
 const OwnedTunnel* Ledger::find(const std::string& tunnel) const

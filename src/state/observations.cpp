@@ -10,13 +10,13 @@ namespace xfrmctl::state {
 using nlohmann::json;
 
 namespace {
-constexpr const char* kFile = "observed.json";
+constexpr const char* kObservationsFile = "observed.json";
 }
 
 Observations Observations::load(const std::filesystem::path& state_dir)
 {
     Observations o;
-    auto text = read_optional_file(state_dir / kFile);
+    auto text = read_optional_file(state_dir / kObservationsFile);
     if (!text || !*text)
         return o;
     try {
@@ -37,7 +37,7 @@ Status Observations::save(const std::filesystem::path& state_dir) const
     json sas = json::object();
     for (const auto& [sa, s] : seen_)
         sas[sa] = {{"packets", s.packets}, {"since", s.since}, {"known", s.known}};
-    return write_file_atomically(state_dir / kFile, json{{"version", 1}, {"sas", sas}}.dump() + "\n");
+    return write_file_atomically(state_dir / kObservationsFile, json{{"version", 1}, {"sas", sas}}.dump() + "\n");
 }
 
 std::optional<std::uint64_t> Observations::seconds_since_change(const std::string& sa, std::uint64_t packets,

@@ -1,6 +1,7 @@
 // What xfrmd says to charon and reads back from it, without a charon: the
 // connection and strongswan.conf it writes, the list-sas answer as charon
 // 5.9.8 streams it (vici/README.md, list-sa), and error-notify's alerts.
+#include "text.hpp"
 #include "scratch_dir.hpp"
 #include "xfrmctl/ikev2/alerts.hpp"
 #include "xfrmctl/ikev2/charon_config.hpp"
@@ -23,10 +24,7 @@ using test::ScratchDir;
 
 namespace {
 
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 // The tunnel "site" as the loader reads it (no key file is read).
 model::Tunnel tunnel(const std::string& keying, const std::string& extra = "")

@@ -1,6 +1,7 @@
 // IKEv2 definitions: strongSwan proposal keywords, what keying "ikev2"
 // becomes, and its secret files (every refusal of a whole definition is
 // also in the corpus, tests/corpus/bad/*-ikev2-*).
+#include "text.hpp"
 #include "../../src/model/ike_keywords.hpp"
 #include "scratch_dir.hpp"
 #include "xfrmctl/engine/planning.hpp"
@@ -29,10 +30,7 @@ bool accepted(std::string_view text, ProposalFor use)
     return !model::check_strongswan_proposal(text, use).has_value();
 }
 
-bool contains(const std::string& text, std::string_view part)
-{
-    return text.find(part) != std::string::npos;
-}
+using test::contains;
 
 // One ikev2 tunnel "site" whose keying object is `keying` and whose other
 // fields are `extra` (each with a trailing comma).

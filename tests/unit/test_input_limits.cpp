@@ -4,6 +4,7 @@
 // what messages must not repeat (a key pasted where a file name goes, the
 // first bytes of a key or PSK file given as the definitions). The corpus
 // (tests/corpus/bad) has one small case of each; these are the big ones.
+#include "text.hpp"
 #include "scratch_dir.hpp"
 #include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/model/json_reader.hpp"
@@ -36,7 +37,7 @@ const std::string kGoodTunnel = R"({"mode": "tunnel", "protocol": "esp", "propos
     "keying": {"method": "manual", "outbound": {"spi": "0x10000a01", "key_file": "k/out"},
                "inbound": {"spi": "0x10000a02", "key_file": "k/in"}}})";
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+using test::contains;
 
 } // namespace
 
