@@ -27,7 +27,9 @@ nlohmann::json as_json(const engine::Capabilities& caps)
             {"vti", t.vti},
             {"vti6", t.vti6},
             {"ipcomp_ipv4", t.ipcomp4},
-            {"ipcomp_ipv6", t.ipcomp6}};
+            {"ipcomp_ipv6", t.ipcomp6},
+            {"crypto_offload", t.crypto_offload},
+            {"packet_offload", t.packet_offload}};
 }
 
 void print(const engine::Capabilities& caps)
@@ -40,7 +42,9 @@ void print(const engine::Capabilities& caps)
               << fmt::format("{:<44} {}\n", "XFRM interfaces", yes(t.xfrm_interfaces))
               << fmt::format("{:<44} {}\n", "VTI (IPv4)", yes(t.vti)) << fmt::format("{:<44} {}\n", "VTI (IPv6)", yes(t.vti6))
               << fmt::format("{:<44} {}\n", "IPComp (deflate) over IPv4", yes(t.ipcomp4))
-              << fmt::format("{:<44} {}\n", "IPComp (deflate) over IPv6", yes(t.ipcomp6));
+              << fmt::format("{:<44} {}\n", "IPComp (deflate) over IPv6", yes(t.ipcomp6))
+              << fmt::format("{:<44} {}\n", "ESP crypto offload (XFRMA_OFFLOAD_DEV)", yes(t.crypto_offload))
+              << fmt::format("{:<44} {}\n", "ESP packet offload (XFRM_OFFLOAD_PACKET)", yes(t.packet_offload));
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 #include "xfrmctl/engine/explain.hpp"
 
 #include <fmt/format.h>
+#include <net/if.h>
 #include <netdb.h>
 
 #include <charconv>
@@ -57,6 +58,32 @@ std::string owned_by(const std::string& owner, bool negotiated = false)
                          : " (tunnel " + owner + (negotiated ? ", negotiated by charon)" : ")");
 }
 
+// The device an SA is offloaded to, by name (the kernel reports its index).
+std::string device_of(const netlink::Offload& o)
+{
+    char name[IF_NAMESIZE] = "";
+    return if_indextoname(static_cast<unsigned>(o.ifindex), name) ? std::string(name) : fmt::format("ifindex {}", o.ifindex);
+}
+
+// An SA the kernel reports with XFRMA_OFFLOAD_DEV is on the device; one
+// without it is in software, whatever was asked (status compares the two).
+std::string offload_line(const netlink::SaEntry& sa)
+{
+    if (!sa.offload)
+        return "";
+    return fmt::format("  offload: {} on {} ({})\n", netlink::offload_mode_name(*sa.offload), device_of(*sa.offload),
+                       sa.offload->inbound() ? "inbound" : "outbound");
+}
+
+nlohmann::json offload_json(const std::optional<netlink::SaEntry>& sa)
+{
+    if (!sa || !sa->offload)
+        return nullptr;
+    const netlink::Offload& o = *sa->offload;
+    return {{"device", device_of(o)}, {"ifindex", o.ifindex}, {"mode", netlink::offload_mode_name(o)},
+            {"direction", o.inbound() ? "in" : "out"}};
+}
+
 void print(const engine::Explanation& e)
 {
     std::cout << "flow:     " << e.flow.str() << "\n";
@@ -73,7 +100,8 @@ void print(const engine::Explanation& e)
                                  netlink::mode_name(s.tmpl.mode), s.tmpl.reqid, s.daddr.str());
         if (s.sa)
             std::cout << "  sa:     " << s.sa->describe() << owned_by(s.owner, s.negotiated)
-                      << fmt::format(", {} bytes, {} packets so far\n", s.sa->counters.bytes, s.sa->counters.packets);
+                      << fmt::format(", {} bytes, {} packets so far\n", s.sa->counters.bytes, s.sa->counters.packets)
+                      << offload_line(*s.sa);
         else
             std::cout << "  sa:     none\n";
     }
@@ -91,6 +119,7 @@ nlohmann::json as_json(const engine::Explanation& e)
                          {"reqid", s.tmpl.reqid},
                          {"sa", s.sa ? nlohmann::json(s.sa->describe()) : nlohmann::json()},
                          {"spi", s.sa ? nlohmann::json(fmt::format("0x{:08x}", s.sa->id.spi)) : nlohmann::json()},
+                         {"offload", offload_json(s.sa)},
                          {"tunnel", s.owner.empty() ? nlohmann::json() : nlohmann::json(s.owner)},
                          {"negotiated", s.negotiated}});
     nlohmann::json beaten = nlohmann::json::array();

@@ -36,7 +36,8 @@ int run_status(const GlobalOptions& g, const std::vector<std::string>& names, bo
     auto defs = model::load_definitions(g.definitions);
     if (!defs)
         return report_error(g, defs.error());
-    auto traits = check_kernel(g, *defs, engine::CacheUse::read_only);
+    // A device gone since apply is for status to report, not an error.
+    auto traits = check_kernel(g, *defs, engine::CacheUse::read_only, false);
     if (!traits)
         return report_error(g, traits.error());
     auto local = open_local(g, false);

@@ -47,8 +47,11 @@ Result<Local> open_local(const GlobalOptions& g, bool for_writing);
 
 // What the kernel can carry, checked against what the definitions need (a
 // validation error otherwise); with --no-probe, assumed. `use`: whether
-// the command may keep the answer (engine::CacheUse).
-Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use);
+// the command may keep the answer (engine::CacheUse). The devices that
+// tunnels offload to are looked up too; `strict_devices`: one missing or
+// without ESP offload is an error (engine::find_offload_devices()).
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use,
+                                        bool strict_devices = true);
 
 // Starts or stops the ESP-in-UDP socket holders that the installed tunnels
 // need (see engine/encap_holder.hpp); warns of what it cannot do.

@@ -44,18 +44,23 @@ Result<Local> open_local(const GlobalOptions& g, bool for_writing)
     return Local{std::move(*store), std::move(*kernel), std::move(*links)};
 }
 
-Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use)
+Result<plan::KernelTraits> check_kernel(const GlobalOptions& g, const model::Definitions& defs, engine::CacheUse use,
+                                        bool strict_devices)
 {
-    if (g.no_probe) // modern kernels: XFRM interfaces, SAs without a direction
-        return plan::KernelTraits{false, true, false, false, false, false};
-    auto answer = engine::probe_with_cache(engine::needed_transforms(defs), g.socket.parent_path(), use);
-    if (!answer)
-        return fail(answer.error());
-    if (answer->warning)
-        warn(*answer->warning);
-    if (auto ok = engine::check_support(defs, answer->caps); !ok)
+    plan::KernelTraits traits = engine::assumed_traits();
+    if (!g.no_probe) {
+        auto answer = engine::probe_with_cache(engine::needed_transforms(defs), g.socket.parent_path(), use);
+        if (!answer)
+            return fail(answer.error());
+        if (answer->warning)
+            warn(*answer->warning);
+        if (auto ok = engine::check_support(defs, answer->caps); !ok)
+            return fail(ok.error());
+        traits = answer->caps.traits;
+    }
+    if (auto ok = engine::find_offload_devices(defs, traits, strict_devices); !ok)
         return fail(ok.error());
-    return answer->caps.traits;
+    return traits;
 }
 
 void reconcile_encap(const GlobalOptions& g, const model::Definitions& defs, const state::Ledger& ledger)

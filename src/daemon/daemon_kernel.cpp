@@ -23,7 +23,7 @@ Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits&
     auto defs = engine::load(options_.definitions);
     if (!defs)
         return fail(defs.error());
-    traits = plan::KernelTraits{false, true, false, false, false, false};
+    traits = engine::assumed_traits();
     if (!options_.no_probe) {
         auto answer = engine::probe_with_cache(engine::needed_transforms(defs->tunnels), options_.socket.parent_path(), use);
         if (!answer)
@@ -34,6 +34,8 @@ Status Daemon::load(std::optional<engine::Definitions>& out, plan::KernelTraits&
             return fail(ok.error());
         traits = answer->caps.traits;
     }
+    if (auto ok = engine::find_offload_devices(defs->tunnels, traits, true); !ok)
+        return fail(ok.error());
     out = std::move(*defs);
     return {};
 }

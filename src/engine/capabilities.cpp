@@ -2,6 +2,7 @@
 
 #include "probe_child.hpp"
 #include "xfrmctl/model/diagnostic.hpp"
+#include "xfrmctl/netlink/offload_device.hpp"
 #include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
@@ -163,7 +164,32 @@ std::optional<std::string> missing_interface(const model::Tunnel& t, const plan:
                        netlink::link_kind_name(*t.interface->kind), netlink::link_kind_name(kind), module_hint());
 }
 
+// What an offloading tunnel needs that the kernel lacks, if anything.
+std::optional<model::Diagnostic> missing_offload(const model::Tunnel& t, const plan::KernelTraits& traits)
+{
+    if (!traits.crypto_offload)
+        return model::Diagnostic{t.file, t.path() + "/offload",
+                                 "this kernel cannot offload ESP to a device: it refused an offload request for an "
+                                 "ESP SA (it needs CONFIG_XFRM_OFFLOAD and CONFIG_INET_ESP_OFFLOAD or "
+                                 "CONFIG_INET6_ESP_OFFLOAD)" +
+                                     module_hint()};
+    if (t.offload->packet && !traits.packet_offload)
+        return model::Diagnostic{t.file, t.path() + "/offload/mode",
+                                 "this kernel lacks packet offload: it does not know XFRM_OFFLOAD_PACKET (\"Unrecognized "
+                                 "flags in offload request\"; packet offload came with Linux 6.2): use \"mode\": "
+                                 "\"crypto\""};
+    return std::nullopt;
+}
+
 } // namespace
+
+plan::KernelTraits assumed_traits()
+{
+    plan::KernelTraits t;
+    t.xfrm_interfaces = true;
+    t.crypto_offload = t.packet_offload = true;
+    return t;
+}
 
 Status check_support(const model::Definitions& defs, const Capabilities& caps)
 {
@@ -175,6 +201,41 @@ Status check_support(const model::Definitions& defs, const Capabilities& caps)
         if (t.interface)
             if (auto missing = missing_interface(t, caps.traits))
                 return fail(model::Diagnostic{t.file, t.path() + "/interface", *missing}.error());
+        if (t.offload)
+            if (auto missing = missing_offload(t, caps.traits))
+                return fail(missing->error());
+    }
+    return {};
+}
+
+namespace {
+
+// Why a device cannot take the tunnel's SAs, if it cannot.
+std::optional<std::string> unfit_device(const std::string& name, const std::optional<netlink::OffloadDevice>& d)
+{
+    if (!d)
+        return fmt::format("there is no network device \"{}\" on this host", name);
+    if (!d->esp_hw_offload)
+        return fmt::format("{} does not offload ESP (its esp-hw-offload feature is off; `ethtool -k {}` shows it): "
+                           "the kernel would keep the SAs in software",
+                           name, name);
+    return std::nullopt;
+}
+
+} // namespace
+
+Status find_offload_devices(const model::Definitions& defs, plan::KernelTraits& traits, bool strict)
+{
+    for (const auto& t : defs.tunnels) {
+        if (!t.present || !t.offload || traits.offload_devices.contains(t.offload->device))
+            continue;
+        auto device = netlink::offload_device(t.offload->device);
+        if (!device)
+            return fail(model::Diagnostic{t.file, t.path() + "/offload/device", device.error().message}.error());
+        if (auto why = unfit_device(t.offload->device, *device); why && strict)
+            return fail(model::Diagnostic{t.file, t.path() + "/offload/device", *why}.error());
+        if (*device)
+            traits.offload_devices[t.offload->device] = (*device)->ifindex;
     }
     return {};
 }

@@ -23,7 +23,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kCacheVersion = 1;
+constexpr int kCacheVersion = 2; // 2: the offload traits
 constexpr std::size_t kMaxCacheSize = 1 << 20;
 
 std::string hex_sha256(const std::string& text)
@@ -119,7 +119,8 @@ std::string format_cache(const CachedCapabilities& cache)
                 {"autoload", cache.key.autoload},
                 {"traits",
                  {{"sa_dir", t.sa_dir}, {"xfrm", t.xfrm_interfaces}, {"vti", t.vti}, {"vti6", t.vti6},
-                  {"ipcomp4", t.ipcomp4}, {"ipcomp6", t.ipcomp6}}},
+                  {"ipcomp4", t.ipcomp4}, {"ipcomp6", t.ipcomp6}, {"crypto_offload", t.crypto_offload},
+                  {"packet_offload", t.packet_offload}}},
                 {"transforms", transforms}};
     return doc.dump(1) + "\n";
 }
@@ -133,7 +134,9 @@ Result<CachedCapabilities> parse_cache(const std::string& text)
         CachedCapabilities cache;
         cache.key = {doc.at("boot_id"), doc.at("release"), doc.at("modules"), doc.at("autoload")};
         const json& t = doc.at("traits");
-        cache.caps.traits = {t.at("sa_dir"), t.at("xfrm"), t.at("vti"), t.at("vti6"), t.at("ipcomp4"), t.at("ipcomp6")};
+        cache.caps.traits = {t.at("sa_dir"),  t.at("xfrm"),           t.at("vti"),
+                             t.at("vti6"),    t.at("ipcomp4"),        t.at("ipcomp6"),
+                             t.at("crypto_offload"), t.at("packet_offload"), {}};
         for (const json& j : doc.at("transforms"))
             cache.caps.transforms.push_back(transform_from(j));
         return cache;

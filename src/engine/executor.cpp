@@ -112,6 +112,7 @@ private:
     void run_interfaces(int phase);
     void settle(const Step& s, const netlink::Ack& ack);
     bool took_effect(const Change& c);
+    std::optional<std::string> missed_offload(const netlink::SaEntry& want);
     void fail_tunnel(std::size_t t, const Change& c, const std::string& why);
     void roll_back(std::size_t t);
     bool undo_xfrm(std::size_t t, std::vector<std::size_t> changes);
@@ -310,6 +311,27 @@ void Executor::settle(const Step& s, const netlink::Ack& ack)
         forget_if_recorded(s.tunnel, c.key_fingerprint);
     if (!ok)
         fail_tunnel(s.tunnel, c, ack.describe());
+    else if (c.op == Op::add_sa && c.sa->offload)
+        if (auto why = missed_offload(*c.sa); why && report_.tunnels[s.tunnel].error.empty())
+            // installed (done), so the tunnel's roll-back removes it
+            report_.tunnels[s.tunnel].error = fmt::format("{}: {}: {}", where(plan_.tunnels[s.tunnel], c), c.describe(), *why);
+}
+
+// Linux 6.1 keeps an SA asked to be offloaded in software, and says nothing,
+// when the driver declines it with EOPNOTSUPP (xfrm_dev_state_add() in
+// net/xfrm/xfrm_device.c) or the kernel has no CONFIG_XFRM_OFFLOAD (its stub
+// in include/net/xfrm.h). So the SA is read back: one that is not on the
+// device it was asked for is refused like any refusal of the kernel's.
+std::optional<std::string> Executor::missed_offload(const netlink::SaEntry& want)
+{
+    auto got = kernel_.sa(want.id);
+    if (!got)
+        return "it went in, but reading it back to see whether it is offloaded failed: " + got.error().message;
+    if (*got && (*got)->offload && (*got)->offload->ifindex == want.offload->ifindex)
+        return std::nullopt;
+    return fmt::format("not offloaded: the kernel installed it in software, not on ifindex {} (the device's "
+                       "driver declined it, or the kernel was built without CONFIG_XFRM_OFFLOAD)",
+                       want.offload->ifindex);
 }
 
 // The ACK was lost (a full receive buffer): ask the kernel instead.

@@ -66,6 +66,30 @@ bool probe_ipcomp(netlink::Kernel& kernel, std::uint16_t family)
     return acks && (*acks)[0].ok();
 }
 
+// Offload asked for on the loopback device (ifindex 1 in any namespace).
+// Crypto offload: a kernel with ESP offload support (INET_ESP_OFFLOAD)
+// takes the request and, lo having no xfrmdev_ops, installs the SA in
+// software; without it xfrm_dev_state_add() answers "Type doesn't support
+// offload" (net/xfrm/xfrm_device.c). Packet offload: a kernel before 6.2
+// refuses the flag itself ("Unrecognized flags in offload request", same
+// function); 6.2 and later know it and refuse lo for another reason (or
+// none), so any other answer means the kernel has packet offload.
+bool probe_offload(netlink::Kernel& kernel, const TransformProbe& working, bool packet)
+{
+    if (!working.proposal->is_esp())
+        return false;
+    netlink::SaEntry sa = probe_sa(working, packet ? 0x7fff0002 : 0x7fff0001);
+    sa.offload = netlink::Offload{1, static_cast<std::uint8_t>(packet ? XFRM_OFFLOAD_PACKET : 0)};
+    netlink::Request add = netlink::build_sa(XFRM_MSG_NEWSA, sa);
+    auto acks = kernel.execute(std::span(&add, 1));
+    if (!acks || !(*acks)[0].answered)
+        return false;
+    const netlink::Ack& ack = (*acks)[0];
+    if (!packet)
+        return ack.ok();
+    return !(ack.error == EINVAL && ack.message.find("Unrecognized flags") != std::string::npos);
+}
+
 bool probe_link(netlink::Links& links, netlink::LinkKind kind, const char* name)
 {
     netlink::LinkSpec spec{name, kind, 1, {}, {}, 0};
@@ -79,18 +103,36 @@ bool probe_link(netlink::Links& links, netlink::LinkKind kind, const char* name)
     return links.create(spec).has_value();
 }
 
-json probe_transforms(netlink::Kernel& kernel, const std::vector<TransformProbe>& transforms, bool& sa_dir)
+struct Found {
+    bool sa_dir = false, crypto_offload = false, packet_offload = false;
+};
+
+// The probes that need a transform the kernel took: the direction with any,
+// offload with the first ESP one.
+void probe_with(netlink::Kernel& kernel, const TransformProbe& working, Found& found, bool& offload_probed)
+{
+    if (!found.sa_dir)
+        found.sa_dir = probe_sa_dir(kernel, working);
+    if (offload_probed || working.protocol != model::Protocol::esp)
+        return;
+    offload_probed = true;
+    found.crypto_offload = probe_offload(kernel, working, false);
+    found.packet_offload = found.crypto_offload && probe_offload(kernel, working, true);
+}
+
+json probe_transforms(netlink::Kernel& kernel, const std::vector<TransformProbe>& transforms, Found& found)
 {
     std::vector<netlink::Request> requests;
     for (std::size_t i = 0; i < transforms.size(); ++i)
         requests.push_back(netlink::build_sa(XFRM_MSG_NEWSA, probe_sa(transforms[i], 0x1000 + static_cast<std::uint32_t>(i))));
     json results = json::array();
     auto acks = kernel.execute(requests);
+    bool offload_probed = false;
     for (std::size_t i = 0; i < transforms.size(); ++i) {
         int error = acks ? (*acks)[i].error : EIO;
         results.push_back({{"error", error}, {"reason", acks ? (*acks)[i].describe() : acks.error().message}});
-        if (!sa_dir && error == 0)
-            sa_dir = probe_sa_dir(kernel, transforms[i]);
+        if (error == 0)
+            probe_with(kernel, transforms[i], found, offload_probed);
     }
     return results;
 }
@@ -128,9 +170,11 @@ int run_probe_child(const std::vector<TransformProbe>& transforms, int out_fd)
         write_all(out_fd, report.dump());
         return 1;
     }
-    bool sa_dir = false;
-    report["transforms"] = probe_transforms(*kernel, transforms, sa_dir);
-    report["sa_dir"] = sa_dir;
+    Found found;
+    report["transforms"] = probe_transforms(*kernel, transforms, found);
+    report["sa_dir"] = found.sa_dir;
+    report["crypto_offload"] = found.crypto_offload;
+    report["packet_offload"] = found.packet_offload;
     report["xfrm"] = probe_link(*links, netlink::LinkKind::xfrm, "xfrmctlprobe0");
     report["vti"] = probe_link(*links, netlink::LinkKind::vti, "xfrmctlprobe1");
     report["vti6"] = probe_link(*links, netlink::LinkKind::vti6, "xfrmctlprobe2");
@@ -149,8 +193,9 @@ Result<Capabilities> parse_probe_report(const std::string& text, const std::vect
             return fail("cannot probe the kernel: " + report.at("error").get<std::string>() +
                         " (run as root, or give --no-probe)");
         Capabilities caps;
-        caps.traits = {report.at("sa_dir"), report.at("xfrm"),    report.at("vti"),
-                       report.at("vti6"),   report.at("ipcomp4"), report.at("ipcomp6")};
+        caps.traits = {report.at("sa_dir"),  report.at("xfrm"),           report.at("vti"),
+                       report.at("vti6"),    report.at("ipcomp4"),        report.at("ipcomp6"),
+                       report.at("crypto_offload"), report.at("packet_offload"), {}};
         const json& results = report.at("transforms");
         for (std::size_t i = 0; i < transforms.size(); ++i)
             caps.transforms.push_back({transforms[i], results.at(i).at("error"), results.at(i).at("reason")});

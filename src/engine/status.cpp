@@ -51,12 +51,28 @@ void count_sa(TunnelStatus& s, const SaStatus& sa, const std::string& key, state
         s.last_in_seconds = since;
 }
 
+// The device's name by its ifindex, among those the definitions name.
+std::string device_name(const plan::KernelTraits& traits, int ifindex)
+{
+    for (const auto& [name, index] : traits.offload_devices)
+        if (index == ifindex)
+            return name;
+    return fmt::format("ifindex {}", ifindex);
+}
+
+void note_offload(SaStatus& sa, const netlink::SaEntry& kernel, const plan::KernelTraits& traits)
+{
+    sa.offload = kernel.offload;
+    if (kernel.offload)
+        sa.offload_device = device_name(traits, kernel.offload->ifindex);
+}
+
 void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kernel, const state::OwnedTunnel& owned,
-               state::Observations& seen, std::uint64_t now)
+               const plan::KernelTraits& traits, state::Observations& seen, std::uint64_t now)
 {
     for (const auto& want : d.sas) {
         std::string key = want.entry.id.key();
-        SaStatus sa{want.generation, want.outbound, want.entry.id.proto, want.entry.id.spi, false, {}};
+        SaStatus sa{want.generation, want.outbound, want.entry.id.proto, want.entry.id.spi, false, {}, {}, {}};
         auto it = kernel.sas.find(key);
         if (it == kernel.sas.end()) {
             demote(s, Health::down, fmt::format("{} SA spi 0x{:08x} is missing", want.outbound ? "outbound" : "inbound", sa.spi));
@@ -65,6 +81,7 @@ void check_sas(TunnelStatus& s, const plan::DesiredTunnel& d, const Lookup& kern
         } else {
             sa.present = true;
             sa.counters = it->second->counters;
+            note_offload(sa, *it->second, traits);
             if (auto fields = it->second->differences(want.entry, false); !fields.empty())
                 demote(s, Health::degraded, fmt::format("SA spi 0x{:08x} differs from the definition in its {} (run apply)",
                                                         sa.spi, netlink::join_names(fields)));
@@ -82,7 +99,7 @@ void check_negotiated_sas(TunnelStatus& s, const model::Tunnel& t, const plan::D
         auto outbound = negotiated_direction(sa, t, d.reqid);
         if (!outbound)
             continue;
-        SaStatus status{"negotiated", *outbound, sa.id.proto, sa.id.spi, true, sa.counters};
+        SaStatus status{"negotiated", *outbound, sa.id.proto, sa.id.spi, true, sa.counters, sa.offload, {}};
         count_sa(s, status, sa.id.key(), seen, now);
         s.sas.push_back(status);
         (*outbound ? out : in) = true;
@@ -183,7 +200,7 @@ std::vector<TunnelStatus> tunnel_status(const StatusInputs& in, state::Observati
         if (t.negotiated())
             check_negotiated_sas(s, t, d, lookup, seen, now);
         else
-            check_sas(s, d, lookup, owned ? *owned : none, seen, now);
+            check_sas(s, d, lookup, owned ? *owned : none, traits, seen, now);
         check_policies(s, d, lookup, owned ? *owned : none);
         check_interface(s, d, in.links);
         note_generations(s, t, static_cast<std::int64_t>(now));

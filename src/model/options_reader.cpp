@@ -1,5 +1,5 @@
-// The tunnel fields that tune its SAs: esn, lifetime, mark, output_mark and
-// encapsulation.
+// The tunnel fields that tune its SAs: esn, lifetime, mark, output_mark,
+// encapsulation, offload and health.
 #include "tunnel_reader.hpp"
 
 #include <fmt/format.h>
@@ -135,6 +135,60 @@ Parsed<void> read_encapsulation(const Origin& o, const json& v, Tunnel& t)
     return {};
 }
 
+// A device name as the kernel takes it (dev_valid_name() in net/core/dev.c):
+// under IFNAMSIZ (16) bytes, not "." or "..", no '/', ':' or white space.
+bool valid_device_name(const std::string& name)
+{
+    if (name.empty() || name.size() > 15 || name == "." || name == "..")
+        return false;
+    return name.find_first_of("/: \t\n\r\v\f") == std::string::npos;
+}
+
+// What the kernel cannot offload, refused here with the reason rather than
+// by the kernel's EINVAL: xfrm_dev_state_add() (net/xfrm/xfrm_device.c)
+// wants a type with offload support (ESP only: xfrm_get_type_offload() in
+// xfrm_state.c) and refuses UDP encapsulation.
+Parsed<void> check_offload_fit(const Origin& o, const Tunnel& t)
+{
+    if (t.protocol != Protocol::esp)
+        return o.fail("/offload", "only ESP can be offloaded to a device: the kernel has no AH offload");
+    if (t.encapsulation)
+        return o.fail("/offload", "ESP in UDP cannot be offloaded: the kernel refuses encapsulated SAs on a device "
+                                  "(leave out \"encapsulation\" or \"offload\")");
+    if (t.negotiated())
+        return o.fail("/offload", "offload is for manual keying: charon installs an ikev2 tunnel's SAs");
+    return {};
+}
+
+Parsed<void> read_offload(const Origin& o, const json& v, Tunnel& t)
+{
+    if (!v.is_object())
+        return o.fail("/offload", fmt::format("expected an object (like {{\"device\": \"eth0\"}}), got {} ({})",
+                                              type_name(v), brief(v)));
+    if (auto ok = check_keys(o, v, "/offload", {"device", "mode"}); !ok)
+        return ok;
+    if (!v.contains("device"))
+        return o.fail("/offload", "missing field \"device\" (the network device to offload to, like \"eth0\")");
+    auto device = read_string(o, v["device"], "/offload/device");
+    if (!device)
+        return std::unexpected(device.error());
+    if (!valid_device_name(*device))
+        return o.fail("/offload/device", fmt::format("\"{}\" is not a network device name (1 to 15 characters, "
+                                                     "no '/', ':' or spaces)",
+                                                     *device));
+    Offload off{*device, false};
+    if (v.contains("mode")) {
+        auto mode = read_choice(o, v["mode"], "/offload/mode", {"crypto", "packet"});
+        if (!mode)
+            return std::unexpected(mode.error());
+        off.packet = *mode == "packet";
+    }
+    if (auto ok = check_offload_fit(o, t); !ok)
+        return ok;
+    t.offload = std::move(off);
+    return {};
+}
+
 Parsed<void> read_marks(const Origin& o, const json& j, Tunnel& t)
 {
     for (auto [key, mark] : {std::pair{"mark", &t.mark}, {"output_mark", &t.output_mark}})
@@ -205,6 +259,9 @@ Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t)
             return ok;
     if (const json* v = find_member(j, "health"))
         if (auto ok = read_health(o, *v, t); !ok)
+            return ok;
+    if (const json* v = find_member(j, "offload"))
+        if (auto ok = read_offload(o, *v, t); !ok)
             return ok;
     return read_marks(o, j, t);
 }

@@ -10,10 +10,10 @@
 namespace xfrmctl::model {
 
 // Every field a tunnel may have; "defaults" may hold any of them too.
-inline constexpr std::array<std::string_view, 17> kTunnelFields = {
+inline constexpr std::array<std::string_view, 18> kTunnelFields = {
     "state",  "mode",     "protocol",      "local",    "remote",   "traffic",       "proposal",
     "keying", "replay_window", "priority", "esn",      "lifetime", "encapsulation", "mark",
-    "output_mark", "interface", "health"};
+    "output_mark", "interface", "offload", "health"};
 
 // The parts of a tunnel read in keying_reader.cpp; each reads its field
 // from the tunnel object `j` and fills in `t`.
@@ -32,7 +32,8 @@ inline constexpr std::array<std::string_view, 12> kIkev2KeyingFields = {
 Parsed<void> read_ikev2_keying(const Origin& o, const json& k, Tunnel& t, const std::filesystem::path& base_dir);
 // After the options: refuses what ikev2 keying does not take (`j`: the tunnel).
 Parsed<void> check_ikev2_fit(const Origin& o, const json& j, Tunnel& t);
-// In options_reader.cpp: esn, lifetime, mark, output_mark, encapsulation.
+// In options_reader.cpp: esn, lifetime, mark, output_mark, encapsulation,
+// offload, health.
 Parsed<void> read_options(const Origin& o, const json& j, Tunnel& t);
 // In interface_reader.cpp.
 Parsed<void> read_interface(const Origin& o, const json& j, Tunnel& t);

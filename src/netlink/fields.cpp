@@ -113,7 +113,27 @@ std::string sa_dir_text(const SaEntry& e)
     return e.dir == 0 ? "" : e.dir == 1 ? " dir in" : e.dir == 2 ? " dir out" : fmt::format(" dir {}", e.dir);
 }
 
-const std::array<EntryField<SaEntry>, 18> kSaFields{{
+// " offload crypto ifindex 3 in": the device by its index, as the kernel
+// reports it (names are the caller's to resolve).
+std::string offload_text(const SaEntry& e)
+{
+    if (!e.offload)
+        return "";
+    return fmt::format(" offload {} ifindex {} {}", offload_mode_name(*e.offload), e.offload->ifindex,
+                       e.offload->inbound() ? "in" : "out");
+}
+
+// The flags the kernel reports back (copy_user_offload()): XFRM_OFFLOAD_IPV6
+// never comes back, so it takes no part in the comparison.
+bool same_offload(const SaEntry& a, const SaEntry& b, bool)
+{
+    constexpr std::uint8_t reported = XFRM_OFFLOAD_INBOUND | XFRM_OFFLOAD_PACKET;
+    if (!a.offload || !b.offload)
+        return a.offload.has_value() == b.offload.has_value();
+    return a.offload->ifindex == b.offload->ifindex && (a.offload->flags & reported) == (b.offload->flags & reported);
+}
+
+const std::array<EntryField<SaEntry>, 19> kSaFields{{
     {"addresses", [](const SaEntry& e) { return fmt::format(" {} -> {}", e.saddr.str(), e.id.daddr.str()); },
      [](const SaEntry& a, const SaEntry& b, bool) { return a.saddr == b.saddr && a.id.daddr == b.id.daddr; }},
     {"protocol", [](const SaEntry& e) { return " " + std::string(protocol_name(e.id.proto)); },
@@ -140,6 +160,7 @@ const std::array<EntryField<SaEntry>, 18> kSaFields{{
     {"output mark", [](const SaEntry& e) { return mark_text("output-mark", e.output_mark); },
      equal<SaEntry, &SaEntry::output_mark>},
     {"direction", sa_dir_text, equal<SaEntry, &SaEntry::dir>},
+    {"offload", offload_text, same_offload},
 }};
 
 // --- Policies ----------------------------------------------------------

@@ -25,6 +25,8 @@ std::string SaId::key() const
                        mark.value, mark.mask);
 }
 
+const char* offload_mode_name(const Offload& o) { return o.packet() ? "packet" : "crypto"; }
+
 SaAlgorithm SaAlgorithm::clone() const
 {
     SaAlgorithm a{name, key_bits, icv_bits, Secret::copy_of(key.bytes()), fingerprint};
@@ -49,7 +51,7 @@ Boxed<SaAlgorithm> clone_optional(const Boxed<SaAlgorithm>& a)
 SaEntry SaEntry::clone() const
 {
     SaEntry s{id,     saddr, mode,  reqid, flags,       replay_window, clone_optional(aead), clone_optional(crypt),
-              clone_optional(auth), clone_optional(comp), limits, encap, if_id, output_mark, dir, counters};
+              clone_optional(auth), clone_optional(comp), limits, encap, if_id, output_mark, dir, offload, counters};
     return s;
 }
 
@@ -145,6 +147,12 @@ Request build_sa(std::uint16_t msg_type, const SaEntry& sa)
     }
     if (sa.dir)
         b.put(kXfrmaSaDir, sa.dir);
+    if (sa.offload) {
+        xfrm_user_offload o{};
+        o.ifindex = sa.offload->ifindex;
+        o.flags = sa.offload->flags;
+        b.put(XFRMA_OFFLOAD_DEV, o);
+    }
     return b.finish();
 }
 
@@ -270,6 +278,10 @@ void parse_options(const AttributeTable& tb, SaEntry& sa)
     sa.id.mark = parse_mark(tb.get(XFRMA_MARK));
     if (const nlattr* a = tb.get(kXfrmaSaDir, sizeof(std::uint8_t)))
         sa.dir = mnl_attr_get_u8(a);
+    if (const nlattr* a = tb.get(XFRMA_OFFLOAD_DEV, sizeof(xfrm_user_offload))) {
+        const auto o = copy_of<xfrm_user_offload>(mnl_attr_get_payload(a));
+        sa.offload = Offload{o.ifindex, o.flags};
+    }
 }
 
 } // namespace

@@ -111,6 +111,19 @@ void set_options(netlink::SaEntry& sa, const Context& c, bool outbound)
                                           outbound ? e->remote_port : e->local_port};
 }
 
+// Both directions go to the device; the inbound SA says so, or the device
+// would take it for an outbound one (xso->dir in xfrm_dev_state_add()). An
+// unknown device gets ifindex 0, which never matches what the kernel holds.
+void set_offload(netlink::SaEntry& sa, const Context& c, bool outbound)
+{
+    const auto& o = c.t.offload;
+    if (!o)
+        return;
+    auto it = c.traits.offload_devices.find(o->device);
+    std::uint8_t flags = (outbound ? 0 : XFRM_OFFLOAD_INBOUND) | (o->packet ? XFRM_OFFLOAD_PACKET : 0);
+    sa.offload = netlink::Offload{it == c.traits.offload_devices.end() ? 0 : it->second, flags};
+}
+
 DesiredSa make_sa(const Context& c, const model::KeyRef& ref, model::Protocol proto, bool outbound)
 {
     const model::Tunnel& t = c.t;
@@ -127,6 +140,7 @@ DesiredSa make_sa(const Context& c, const model::KeyRef& ref, model::Protocol pr
         sa.flags |= XFRM_STATE_AF_UNSPEC; // inner traffic of either family
     set_replay(sa, c, outbound);
     set_options(sa, c, outbound);
+    set_offload(sa, c, outbound);
     set_algorithms(sa, p, c.keys ? c.keys->find(ref.path) : nullptr);
     return d;
 }

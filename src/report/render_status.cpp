@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 namespace xfrmctl::report {
 
 namespace {
@@ -88,6 +90,44 @@ nlohmann::json ike_json(const engine::IkeStatus& i)
                                                     : nlohmann::json{{"reason", i.last_restart}, {"time", time(i.restarted)}}}};
 }
 
+std::size_t offloaded(const engine::TunnelStatus& s)
+{
+    return static_cast<std::size_t>(std::count_if(s.sas.begin(), s.sas.end(), [](const auto& sa) { return sa.offload.has_value(); }));
+}
+
+// "site: offload crypto to eth0: 2 of 2 SAs on the device": what was asked
+// for beside what the kernel did, which may differ (a device may decline an
+// SA, and the kernel then keeps it in software).
+void print_offload(std::ostream& out, const engine::TunnelStatus& s)
+{
+    const model::Offload& o = *s.definition->offload;
+    out << fmt::format("{}: offload {} to {}: {} of {} SAs on the device", s.name, o.packet ? "packet" : "crypto",
+                       o.device, offloaded(s), s.sas.size());
+    for (const auto& sa : s.sas)
+        if (sa.present && !sa.offload)
+            out << fmt::format("; spi 0x{:08x} in software", sa.spi);
+        else if (sa.offload && (sa.offload_device != o.device || sa.offload->packet() != o.packet))
+            out << fmt::format("; spi 0x{:08x} {} on {}", sa.spi, netlink::offload_mode_name(*sa.offload), sa.offload_device);
+    out << "\n";
+}
+
+nlohmann::json sa_offload_json(const engine::SaStatus& sa)
+{
+    if (!sa.offload)
+        return nullptr;
+    return {{"device", sa.offload_device}, {"ifindex", sa.offload->ifindex},
+            {"mode", netlink::offload_mode_name(*sa.offload)}, {"direction", sa.offload->inbound() ? "in" : "out"}};
+}
+
+nlohmann::json offload_json(const engine::TunnelStatus& s)
+{
+    if (!s.definition->offload)
+        return nullptr;
+    const model::Offload& o = *s.definition->offload;
+    return {{"device", o.device}, {"mode", o.packet ? "packet" : "crypto"}, {"sas_offloaded", offloaded(s)},
+            {"sas", s.sas.size()}};
+}
+
 } // namespace
 
 void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tunnels, const engine::HostCounters& host)
@@ -110,6 +150,9 @@ void print_status(std::ostream& out, const std::vector<engine::TunnelStatus>& tu
         if (s.next_roll)
             out << s.name << ": the next key generation sends from " << utc_timestamp(*s.next_roll) << "\n";
     for (const auto& s : tunnels)
+        if (s.definition && s.definition->offload)
+            print_offload(out, s);
+    for (const auto& s : tunnels)
         if (s.ike)
             print_ike(out, s);
     print_host_counters(out, host);
@@ -129,7 +172,8 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, con
                            {"bytes", sa.counters.bytes},
                            {"packets", sa.counters.packets},
                            {"replay_errors", sa.counters.replay_errors + sa.counters.replay_window_errors},
-                           {"integrity_errors", sa.counters.integrity_errors}});
+                           {"integrity_errors", sa.counters.integrity_errors},
+                           {"offload", sa_offload_json(sa)}});
         list.push_back({{"name", s.name},
                         {"state", engine::health_name(s.health)},
                         {"reason", s.reason},
@@ -140,6 +184,7 @@ nlohmann::json status_json(const std::vector<engine::TunnelStatus>& tunnels, con
                         {"sas", sas},
                         {"policies", {{"wanted", s.policies_wanted}, {"present", s.policies_present}}},
                         {"interface", s.interface.empty() ? nlohmann::json() : nlohmann::json(s.interface)},
+                        {"offload", offload_json(s)},
                         {"bytes_in", s.bytes_in},
                         {"bytes_out", s.bytes_out},
                         {"packets_in", s.packets_in},

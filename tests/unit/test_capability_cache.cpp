@@ -21,7 +21,7 @@ const CacheKey kKey{"54130911-fde2-4037-9a05-4a29fe8f1376", "6.1.0", "abc", "/sb
 CachedCapabilities sample()
 {
     CachedCapabilities c{kKey, {}};
-    c.caps.traits = {false, true, false, true, false, true};
+    c.caps.traits = {false, true, false, true, false, true, true, false, {}};
     c.caps.transforms = {{probe("aes256gcm16"), 0, ""},
                          {probe("chacha20poly1305", AF_INET6), 38, "Function not implemented"},
                          {probe("aes256gcm16", AF_INET, true), 0, ""}};
@@ -57,6 +57,8 @@ TEST_CASE("a cache reads back as it was written")
     CHECK(parsed->key == kKey);
     CHECK(parsed->caps.traits.xfrm_interfaces);
     CHECK(parsed->caps.traits.ipcomp6);
+    CHECK(parsed->caps.traits.crypto_offload); // the offload traits survive the round trip
+    CHECK_FALSE(parsed->caps.traits.packet_offload);
     CHECK_FALSE(parsed->caps.traits.vti);
     REQUIRE(parsed->caps.transforms.size() == 3);
     CHECK(parsed->caps.transforms[1].probe == probe("chacha20poly1305", AF_INET6));
@@ -75,7 +77,7 @@ TEST_CASE("a damaged cache is refused, never half believed")
     unknown.replace(unknown.find("chacha20poly1305"), 16, "rot13");
     CHECK_FALSE(parse_cache(unknown));
     std::string other_version = good;
-    other_version.replace(other_version.find("\"version\": 1"), 12, "\"version\": 2");
+    other_version.replace(other_version.find("\"version\": 2"), 12, "\"version\": 1"); // the previous one
     CHECK_FALSE(parse_cache(other_version));
     std::string no_traits = good;
     no_traits.replace(no_traits.find("\"vti6\""), 6, "\"vti7\"");
@@ -100,7 +102,9 @@ TEST_CASE("a cache answers any subset of what it holds, under its own key only")
 
 TEST_CASE("a fresh probe keeps what the cache knew of other transforms only under the same key")
 {
-    Capabilities fresh{{true, false, false, false, false, false}, {{probe("chacha20poly1305", AF_INET6), 0, ""}}};
+    Capabilities fresh;
+    fresh.traits.sa_dir = true;
+    fresh.transforms = {{probe("chacha20poly1305", AF_INET6), 0, ""}};
     auto merged = merge_into(sample(), kKey, fresh);
     CHECK(merged.caps.traits.sa_dir); // the traits are the fresh ones
     REQUIRE(merged.caps.transforms.size() == 3);

@@ -222,3 +222,25 @@ TEST_CASE("an XFRM interface binds SAs and policies by if_id; a VTI by its key a
     }
     CHECK(v.policies[0].entry.id.mark == netlink::Mark{5, 0xffffffff});
 }
+
+TEST_CASE("offload: both SAs go to the device by its ifindex, the inbound one marked inbound")
+{
+    auto t = base(model::Protocol::esp, Mode::tunnel);
+    t.offload = model::Offload{"eth0", false};
+    plan::KernelTraits traits;
+    traits.offload_devices = {{"eth0", 5}};
+    auto d = plan::compile_tunnel(t, 1, {.traits = traits});
+    REQUIRE(d.sas.size() == 2);
+    for (const auto& sa : d.sas) {
+        REQUIRE(sa.entry.offload);
+        CHECK(sa.entry.offload->ifindex == 5);
+        CHECK(sa.entry.offload->inbound() == !sa.outbound);
+        CHECK_FALSE(sa.entry.offload->packet());
+        CHECK_FALSE((sa.entry.offload->flags & XFRM_OFFLOAD_IPV6)); // ignored by the kernel: never sent
+    }
+    t.offload->packet = true;
+    CHECK(plan::compile_tunnel(t, 1, {.traits = traits}).sas[0].entry.offload->packet());
+    CHECK(plan::compile_tunnel(t, 1, {}).sas[0].entry.offload->ifindex == 0); // device not found: matches nothing
+    t.offload.reset();
+    CHECK_FALSE(plan::compile_tunnel(t, 1, {.traits = traits}).sas[0].entry.offload);
+}

@@ -159,6 +159,44 @@ TEST_CASE("a changed key replaces only that SA: the old one goes first, in the s
     CHECK(tp.changes[1].sa->id.spi == 0x1001);
 }
 
+TEST_CASE("offload asked for, changed or dropped: that tunnel's SAs are replaced, its policies and other tunnels untouched")
+{
+    auto a = tunnel("a", 0x1000);
+    auto b = tunnel("b", 0x2000);
+    auto keys_a = keys_for(a, 1);
+    auto keys_b = keys_for(b, 7);
+    World w;
+    w.desired.push_back(compile_tunnel(a, 77, {.keys = &keys_a}));
+    w.desired.push_back(compile_tunnel(b, 78, {.keys = &keys_b}));
+    w.kernel = kernel_with({w.desired[0], w.desired[1]});
+    own(w.ledger, w.desired[0]);
+    own(w.ledger, w.desired[1]);
+    KernelTraits traits;
+    traits.offload_devices = {{"eth0", 4}, {"eth1", 6}};
+    auto plan_with = [&](std::optional<model::Offload> offload) {
+        a.offload = offload;
+        w.desired[0] = compile_tunnel(a, 77, {.keys = &keys_a, .traits = traits});
+        return w.plan();
+    };
+    for (auto offload : {std::optional(model::Offload{"eth0", false}), std::optional(model::Offload{"eth1", false}),
+                         std::optional(model::Offload{"eth0", true})}) {
+        Plan p = plan_with(offload);
+        REQUIRE(p.tunnels.size() == 2);
+        CHECK(p.tunnels[1].changes.empty()); // b
+        const auto& tp = p.tunnels[0];
+        REQUIRE(tp.changes.size() == 4);
+        CHECK(count(tp, Op::remove_sa) == 2);
+        CHECK(count(tp, Op::add_sa) == 2);
+        CHECK(tp.changes[0].reason == "replaced: its offload changed");
+        // Applied: the kernel reports it (without the IPv6 flag); nothing more to do.
+        w.kernel = kernel_with({w.desired[0], w.desired[1]});
+        CHECK_FALSE(w.plan().has_changes());
+    }
+    Plan back = plan_with(std::nullopt);
+    CHECK(count(back.tunnels[0], Op::add_sa) == 2);
+    CHECK(back.tunnels[1].changes.empty());
+}
+
 TEST_CASE("a new SPI adds the new SA before the old one is removed (make before break)")
 {
     auto t = tunnel("a", 0x1000);

@@ -57,6 +57,7 @@ const std::vector<FieldChange<SaEntry>> kSaChanges = {
     {"mark", [](SaEntry& s) { s.id.mark = Mark{1, 0xffffffff}; }},
     {"aead algorithm", [](SaEntry& s) { s.aead->icv_bits = 96; }},
     {"addresses", [](SaEntry& s) { s.saddr = *IpAddress::parse("192.0.2.9"); }},
+    {"offload", [](SaEntry& s) { s.offload = Offload{3, 0}; }},
 };
 
 const nlattr* find(const Request& r, std::uint16_t type)
@@ -239,4 +240,41 @@ TEST_CASE("an SA's key is compared but never printed: the difference says 'key'"
     CHECK(a.differences(b) == std::vector<std::string>{"key"});
     CHECK(a.differences(b, false).empty());
     CHECK(a.same_config(b, false));
+}
+
+TEST_CASE("an offloaded SA (XFRMA_OFFLOAD_DEV) survives build and parse, in the kernel's layout")
+{
+    SaEntry sa = tunnel_sa();
+    sa.offload = Offload{7, XFRM_OFFLOAD_INBOUND};
+    Request r = build_sa(XFRM_MSG_NEWSA, sa);
+    const nlattr* a = find(r, XFRMA_OFFLOAD_DEV);
+    REQUIRE(a != nullptr);
+    REQUIRE(mnl_attr_get_payload_len(a) == sizeof(xfrm_user_offload));
+    xfrm_user_offload k{};
+    std::memcpy(&k, mnl_attr_get_payload(a), sizeof k);
+    CHECK(k.ifindex == 7);
+    CHECK(k.flags == XFRM_OFFLOAD_INBOUND);
+    auto parsed = parse_sa(r.header());
+    REQUIRE(parsed);
+    REQUIRE(parsed->offload);
+    CHECK(*parsed->offload == Offload{7, XFRM_OFFLOAD_INBOUND});
+    CHECK(parsed->same_config(sa));
+    CHECK(sa.describe().find(" offload crypto ifindex 7 in") != std::string::npos);
+    CHECK(find(build_sa(XFRM_MSG_NEWSA, tunnel_sa()), XFRMA_OFFLOAD_DEV) == nullptr); // none asked, none sent
+}
+
+TEST_CASE("offload: the device, the direction and packet mode count; the IPv6 flag the kernel never reports does not")
+{
+    SaEntry want = tunnel_sa();
+    want.offload = Offload{7, XFRM_OFFLOAD_PACKET};
+    SaEntry kernel = want.clone();
+    kernel.offload->flags |= XFRM_OFFLOAD_IPV6;
+    CHECK(kernel.same_config(want));
+    kernel.offload = Offload{7, 0}; // crypto, not packet
+    CHECK(kernel.differences(want, false) == std::vector<std::string>{"offload"});
+    kernel.offload = Offload{8, XFRM_OFFLOAD_PACKET};
+    CHECK(kernel.differences(want, false) == std::vector<std::string>{"offload"});
+    kernel.offload.reset(); // the kernel kept it in software
+    CHECK(kernel.differences(want, false) == std::vector<std::string>{"offload"});
+    CHECK(want.describe().find(" offload packet ifindex 7 out") != std::string::npos);
 }

@@ -44,9 +44,20 @@ std::vector<TransformProbe> every_transform();
 
 Result<Capabilities> probe_kernel(const std::vector<TransformProbe>& transforms);
 
+// What --no-probe assumes: a modern kernel (XFRM interfaces, offload; SAs
+// without a direction). What it lacks, the kernel's own errors say.
+plan::KernelTraits assumed_traits();
+
 // One message (file, JSON path, what is missing) for the first tunnel that
 // needs what the kernel lacks.
 Status check_support(const model::Definitions& defs, const Capabilities& caps);
+
+// The devices that tunnels offload to, looked up in the caller's network
+// namespace (the probe's own is empty): their ifindex goes into
+// traits.offload_devices. Strict (before writing), a device that is missing
+// or does not advertise esp-hw-offload is refused, naming the file and
+// /tunnels/NAME/offload/device; otherwise (status) it is left out.
+Status find_offload_devices(const model::Definitions& defs, plan::KernelTraits& traits, bool strict);
 
 // The interface kind for a tunnel's family on this kernel: an XFRM
 // interface where the kernel has them, else VTI; nullopt when neither.

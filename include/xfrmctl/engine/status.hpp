@@ -25,6 +25,10 @@ struct SaStatus {
     std::uint32_t spi = 0;
     bool present = false;
     netlink::SaCounters counters;
+    // What the kernel says of the SA's offload (nullopt: in software), and
+    // its device's name where the definitions name it.
+    std::optional<netlink::Offload> offload;
+    std::string offload_device;
 };
 
 // An ikev2 tunnel's IKE SA and CHILD SA as charon reports them (xfrmd only).

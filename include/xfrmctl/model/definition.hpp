@@ -74,6 +74,14 @@ struct Encapsulation {
     std::uint16_t remote_port = 4500;
 };
 
+// NIC offload of the tunnel's SAs (both directions) to one device: crypto
+// offload (the device encrypts and decrypts, the kernel does the rest) or
+// packet offload (the device does the whole ESP work, Linux 6.2 and later).
+struct Offload {
+    std::string device;
+    bool packet = false;
+};
+
 // A route-based tunnel: an XFRM interface (or VTI) that carries the
 // tunnel's traffic, with its own addresses and the routes into it.
 struct Interface {
@@ -151,6 +159,7 @@ struct Tunnel {
     std::optional<netlink::Mark> output_mark;
     std::optional<Encapsulation> encapsulation;
     std::optional<Interface> interface;
+    std::optional<Offload> offload;
     std::optional<HealthCheck> health;
     std::optional<std::uint32_t> priority;
 

@@ -49,6 +49,20 @@ struct Encapsulation { // ESP in UDP (struct xfrm_encap_tmpl)
     auto operator<=>(const Encapsulation&) const = default;
 };
 
+// NIC offload of an SA (struct xfrm_user_offload in XFRMA_OFFLOAD_DEV):
+// the device's ifindex and XFRM_OFFLOAD_INBOUND / XFRM_OFFLOAD_PACKET.
+// XFRM_OFFLOAD_IPV6 is never sent: the kernel ignores it and never reports
+// it (the comment above it in include/uapi/linux/xfrm.h, and
+// copy_user_offload() in net/xfrm/xfrm_user.c).
+struct Offload {
+    int ifindex = 0;
+    std::uint8_t flags = 0;
+    bool packet() const { return flags & XFRM_OFFLOAD_PACKET; }
+    bool inbound() const { return flags & XFRM_OFFLOAD_INBOUND; }
+    auto operator<=>(const Offload&) const = default;
+};
+const char* offload_mode_name(const Offload& o); // "crypto" or "packet"
+
 // What the kernel counts for an SA; read only, never compared.
 struct SaCounters {
     std::uint64_t bytes = 0, packets = 0;
@@ -75,6 +89,11 @@ struct SaEntry {
     // XFRMA_SA_DIR (Linux 6.10): 1 inbound, 2 outbound, 0 unset. Older
     // kernels ignore the attribute and never report it.
     std::uint8_t dir = 0;
+    // Asked for: the device to offload to. Read back: present only when the
+    // device took the SA (the kernel reports XFRMA_OFFLOAD_DEV only with
+    // x->xso.dev set, copy_to_user_state_extra()); an SA the kernel keeps
+    // in software comes back without it.
+    std::optional<Offload> offload;
     SaCounters counters;
 
     std::uint16_t family() const { return id.daddr.family; }

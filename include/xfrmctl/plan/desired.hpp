@@ -7,6 +7,7 @@
 #include "xfrmctl/netlink/policy.hpp"
 #include "xfrmctl/netlink/sa.hpp"
 
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -20,6 +21,12 @@ struct KernelTraits {
     bool xfrm_interfaces = false;
     bool vti = false, vti6 = false;
     bool ipcomp4 = false, ipcomp6 = false; // reported by `capabilities`; no definition uses IPComp
+    bool crypto_offload = false; // the kernel takes XFRMA_OFFLOAD_DEV for ESP (INET_ESP_OFFLOAD)
+    bool packet_offload = false; // ... with XFRM_OFFLOAD_PACKET (Linux 6.2)
+    // The devices the definitions offload to, by name: their ifindex in the
+    // caller's namespace (engine::find_offload_devices(); not cached, as an
+    // ifindex does not outlive its device).
+    std::map<std::string, int> offload_devices;
 };
 
 struct DesiredSa {
