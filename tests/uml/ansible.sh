@@ -36,13 +36,13 @@ ansible_setup() {
 play() {
     local name=$1 want=$2 rc start
     shift 2
-    start=$(date +%s)
+    start=$EPOCHSECONDS
     set +e
     ansible-playbook -i "$INVENTORY" "$@" > "$WORK/$name.out" 2>&1
     rc=$?
     set -e
     OUT=$(cat "$WORK/$name.out")
-    log "playbook $name: exit $rc in $(($(date +%s) - start))s"
+    log "playbook $name: exit $rc in $(($EPOCHSECONDS - start))s"
     [ "$rc" = "$want" ] && pass "playbook $name exits $rc" ||
         fail "playbook $name: expected exit $want, got $rc; output: $(tail -40 "$WORK/$name.out")"
 }

@@ -244,7 +244,7 @@ ike_check_gone() {
 # $started is when it began.
 ike_setup() {
     two_hosts
-    started=$(date +%s)
+    started=$EPOCHSECONDS
     make_pki "$WORK/pki"
     stock_charon_start east
     ike_east_cert east

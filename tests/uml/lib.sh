@@ -23,6 +23,13 @@ log() {
     local tenths=$(( (${EPOCHREALTIME/./} - SCENARIO_START) / 100000 ))
     printf '== [%4d.%ds] %s\n' $((tenths / 10)) $((tenths % 10)) "$*"
 }
+# nap SECONDS: sleep(1) without starting a process. In a UML guest every
+# process started costs 25-100 ms of CPU, and a poll that ran `sleep` and
+# `date` ten or a hundred times a second kept a guest busy by itself; the
+# clocks are bash's too ($EPOCHSECONDS, $EPOCHREALTIME). read -t waits on
+# a pipe that we hold open for writing and nobody writes to.
+exec {NAP_FD}<> <(:)
+nap() { read -r -t "$1" -u "$NAP_FD" _ || true; }
 pass() { echo "PASS: $*"; }
 fail() {
     echo "FAIL: $*"
@@ -106,7 +113,7 @@ spawn() {
 }
 
 # wait_gone PID: until the process has ended.
-wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.05; done; }
+wait_gone() { while kill -0 "$1" 2>/dev/null; do nap 0.05; done; }
 
 # xctl HOST ARGS...: xfrmctl on that host, with its own state directory,
 # its definitions in $WORK/HOST/defs and its daemon's socket (if one runs,
@@ -155,7 +162,7 @@ capture_start() { # NAME [HOST [IFACE]]: by default the wire between the hosts
     echo $! > "$WORK/$name.pid"
     for _ in $(seq 50); do
         grep -q "listening on" "$WORK/$name.log" 2>/dev/null && return 0
-        sleep 0.1
+        nap 0.1
     done
     fail "tcpdump did not start: $(cat "$WORK/$name.log")"
 }
@@ -166,12 +173,12 @@ capture_start() { # NAME [HOST [IFACE]]: by default the wire between the hosts
 # once its file has stopped growing.
 capture_stop() {
     local file=$WORK/$1.pcap size=-1 now
-    sleep 0.5
+    nap 0.5
     for _ in $(seq 20); do
         now=$(stat -c %s "$file" 2>/dev/null || echo 0)
         [ "$now" = "$size" ] && break
         size=$now
-        sleep 0.25
+        nap 0.25
     done
     kill -INT "$(cat "$WORK/$1.pid")" 2>/dev/null || true
     wait "$(cat "$WORK/$1.pid")" 2>/dev/null || true
@@ -186,7 +193,7 @@ capture_stop() {
 capture_wait() {
     for _ in $(seq 20); do
         [ "$(capture_count "$1" "$2")" -ge "$3" ] && return 0
-        sleep 0.25
+        nap 0.25
     done
 }
 
@@ -221,10 +228,10 @@ entries() {
 monitor_start() {
     ip netns exec "$1" ip xfrm monitor SA policy > "$WORK/monitor.$1" 2>&1 &
     echo $! > "$WORK/monitor.$1.pid"
-    sleep 0.5
+    nap 0.5
 }
 monitor_stop() {
-    sleep 0.5
+    nap 0.5
     kill "$(cat "$WORK/monitor.$1.pid")" 2>/dev/null || true
     wait "$(cat "$WORK/monitor.$1.pid")" 2>/dev/null || true
     cat "$WORK/monitor.$1"
@@ -488,7 +495,7 @@ xfrmd_start() {
         [ -S "$WORK/$host/run/xfrmd.sock" ] && xctl "$host" status > /dev/null 2>&1 && return 0
         [ $? -eq 3 ] && return 0 # answering, with a tunnel not up
         kill -0 "$(cat "$WORK/$host/xfrmd.pid")" 2>/dev/null || break
-        sleep 0.1
+        nap 0.1
     done
     fail "xfrmd on $host did not start: $(cat "$WORK/$host/xfrmd.log")"
 }
@@ -520,11 +527,11 @@ sa_absent() { [ -z "$(ip -n "$1" xfrm state list spi "$2")" ]; }
 
 # wait_for SECONDS COMMAND...: until the command succeeds; 1 on timeout.
 wait_for() {
-    local deadline=$(($(date +%s) + $1))
+    local deadline=$(($EPOCHSECONDS + $1))
     shift
     until "$@" > /dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.1
+        [ "$EPOCHSECONDS" -lt "$deadline" ] || return 1
+        nap 0.1
     done
 }
 
@@ -536,7 +543,7 @@ flow_start() {
     port=$((5001 + $(printf '%s' "$name" | cksum | cut -d' ' -f1) % 1000))
     spawn "$to" "$FLOW" receive "$destination" "$port" > "$WORK/flow.$name.received"
     echo $! > "$WORK/flow.$name.receiver"
-    sleep 0.2
+    nap 0.2
     spawn "$from" "$FLOW" send "$source" "$destination" "$port" "$rate" > "$WORK/flow.$name.sent"
     echo $! > "$WORK/flow.$name.sender"
 }
@@ -556,7 +563,7 @@ flow_stop() {
     local name=$1
     kill "$(cat "$WORK/flow.$name.sender")"
     wait_gone "$(cat "$WORK/flow.$name.sender")"
-    sleep 1 # the last datagrams arrive
+    nap 1 # the last datagrams arrive
     kill "$(cat "$WORK/flow.$name.receiver")"
     wait_gone "$(cat "$WORK/flow.$name.receiver")"
     local sent received

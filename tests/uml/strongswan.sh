@@ -135,7 +135,7 @@ stock_charon_start() {
             stock_swanctl "$host" --stats > /dev/null 2>&1; then
             return 0
         fi
-        sleep 0.1
+        nap 0.1
     done
     fail "charon on $host does not answer on VICI: $(cat "$dir/charon.out"; tail -20 "$dir/charon.log" 2>/dev/null)"
 }
@@ -146,7 +146,7 @@ stock_charon_stop() {
     kill "-$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 100); do
         kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
+        nap 0.1
     done
     kill -KILL "$pid" 2>/dev/null || true
     wait_gone "$pid"

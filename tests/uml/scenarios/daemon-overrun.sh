@@ -40,7 +40,7 @@ set -e
 wait_for 5 sh -c "grep -q '\"event\":\"sa-expired\"' '$WORK/west/state/events.jsonl'" || fail "no sa-expired event"
 expect_eq "$(events west sa-expiring | jq -r .tunnel | sort -u)" short "first the soft expiry: a roll-the-key warning"
 expect_contains "$(events west sa-expired | head -1)" "the tunnel is down until the key is rolled" "then the hard one"
-sleep 2
+nap 2
 expect_eq "$(ip -n west xfrm state list spi 0x6101)" "" "the expired SA stays out (not re-installed)"
 expect_rc 3 "status short: down" xctl west status short
 expect_contains "$OUT" "hard lifetime ran out" "because its hard lifetime ran out"
@@ -56,7 +56,7 @@ expect_eq "$(capture_count v6drop "$ECHO6")" 0 "and never crosses in clear"
 log "a restart does not bring the expired key back"
 xfrmd_stop west
 xfrmd_start west --event-buffer 4096
-sleep 2
+nap 2
 expect_eq "$(ip -n west xfrm state list spi 0x6101)" "" "still out after a restart"
 expect_rc 1 "xfrmctl apply (through the daemon): an error" xctl west apply
 expect_contains "$OUT" "/tunnels/short/keying/outbound: its hard lifetime ran out: roll the key" "naming the SA and what to do"
@@ -71,7 +71,7 @@ for host in west east; do
 done
 expect_rc 0 "apply east" xctl east apply
 expect_rc 0 "apply west" xctl west apply
-sleep 1.5
+nap 1.5
 expect_rc 0 "status: all up" xctl west status
 protected_ping esp west -6 -I 2001:db8:1::1 2001:db8:2::1
 xfrmd_stop west

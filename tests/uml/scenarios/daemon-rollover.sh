@@ -26,7 +26,7 @@ expect_eq "$(ip -n west xfrm state list spi 0x2001 | grep -c '^src')" 1 "west in
 
 flow_start w2e west east 10.1.0.1 10.2.0.1 250
 flow_start e2w east west 10.2.0.1 10.1.0.1 250
-sleep 2
+nap 2
 
 log "step 1: g2 added for receiving on both ends"
 for host in west east; do
@@ -38,13 +38,13 @@ wait_for 5 ip -n east xfrm state get src 192.0.2.1 dst 192.0.2.2 proto esp spi 0
     fail "east did not add g2's inbound SA after SIGHUP"
 expect_ne "$(ip -n west xfrm state list spi 0x2102)" "" "west receives on g2"
 expect_eq "$(ip -n west xfrm state list spi 0x2101)" "" "west does not send on g2 yet"
-sleep 2
+nap 2
 
 log "step 2: g2 activated for sending, one end after the other"
 for host in west east; do
     rolling_defs $host main 3 "$(generation_json $host main g1 0x2000 true)" "$(generation_json $host main g2 0x2100 true)"
     expect_rc 0 "xfrmctl reload $host" xctl $host reload
-    sleep 2
+    nap 2
 done
 expect_eq "$(ip -n west xfrm state list spi 0x2001)" "" "west's g1 outbound SA is gone"
 expect_gt "$(sa_counter east 0x2101 packets)" 100 "east receives west's flow on g2"
@@ -59,7 +59,7 @@ expect_contains "$(json_get "$retired" .reason)" "the peer sends with g2" "sayin
 expect_rc 0 "status west" xctl west status --json
 expect_eq "$(json_get "$OUT" '.tunnels[0].generation')" g2 "status: west sends with g2"
 expect_eq "$(json_get "$OUT" '[.tunnels[0].sas[] | select(.present)] | length')" 2 "status: two SAs, g2's"
-sleep 2
+nap 2
 flow_stop w2e
 flow_stop e2w
 xfrmd_stop west

@@ -63,7 +63,7 @@ log "bgp-transport"
 two_hosts && stage bgp-transport && apply_on west && apply_on east
 ip netns exec east nc -l -p 179 > "$WORK/bgp.received" 2>/dev/null &
 listener=$!
-sleep 0.5
+nap 0.5
 capture_start bgp
 echo "OPEN XFMCTL-SECRET--!" | ip netns exec west nc -q 1 192.0.2.2 179
 ip netns exec west ping -q -c 2 -i 0.2 192.0.2.2 > /dev/null

@@ -13,9 +13,9 @@ mkdir -p "$WORK/west/state" "$WORK/ref/state"
 x() { local ns=$1; shift; in_ns "$ns" "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/$ns/state" --socket "$WORK/$ns/none.sock" "$@"; }
 sas_now() { xfrm_counts west | cut -d' ' -f1; }
 log "the reference: the same definitions applied once, undisturbed"
-start=$(date +%s%N)
+start=${EPOCHREALTIME/./}000
 expect_rc 0 "apply in a namespace of its own" x ref apply
-full_ms=$((($(date +%s%N) - start) / 1000000))
+full_ms=$(((${EPOCHREALTIME/./}000 - start) / 1000000))
 log "an undisturbed apply of $N tunnels took $full_ms ms"
 want=$(kernel_entries ref)
 
@@ -29,7 +29,7 @@ foreign=$(kernel_entries west)
 sysctl -qw net.core.rmem_max=134217728
 ip netns exec west ip -rcvbuf 134217728 xfrm monitor SA > "$WORK/monitor.sa" 2>&1 &
 monitor=$!
-sleep 0.5
+nap 0.5
 
 # The kernel writes come last, in batches of up to 256 requests per
 # sendto(), and take a few milliseconds in all: strace holds each sendto()
@@ -39,22 +39,23 @@ sleep 0.5
 count_now() { xfrm_counts west | awk '{ print $1 + $2 }'; }
 # kill_apply DEADLINE_MS COMMAND...: one xfrmctl COMMAND, SIGKILLed
 kill_apply() {
-    local deadline=$1 before tracer pid="" start extra=$((RANDOM % 1501))
+    local deadline=$1 before tracer pid="" start pause extra=$((RANDOM % 1501))
     shift
     before=$(count_now)
-    start=$(date +%s%N)
+    start=${EPOCHREALTIME/./}000
     spawn west strace -f -qq --seccomp-bpf -o /dev/null -e trace=sendto -e inject=sendto:delay_exit=100000 \
         "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/west/state" --socket "$WORK/west/none.sock" "$@" > /dev/null 2>&1
     tracer=$!
     while [ -z "$pid" ] && kill -0 "$tracer" 2>/dev/null; do pid=$(pgrep -P "$tracer" || true); done
     while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
         if [ "$(count_now)" -ne "$before" ]; then
-            sleep "$(awk -v ms="$extra" 'BEGIN { printf "%.3f", ms / 1000 }')"
+            printf -v pause '%d.%03d' $((extra / 1000)) $((extra % 1000))
+            nap "$pause"
             kill -KILL "$pid" 2>/dev/null && echo "killed $extra ms into the writes" || echo finished
             wait_gone "$tracer"
             return
         fi
-        [ $((($(date +%s%N) - start) / 1000000)) -lt "$deadline" ] || break
+        [ $(((${EPOCHREALTIME/./}000 - start) / 1000000)) -lt "$deadline" ] || break
     done
     kill -KILL "$pid" 2>/dev/null && echo "killed after $deadline ms, before any write" || echo finished
     wait_gone "$tracer"

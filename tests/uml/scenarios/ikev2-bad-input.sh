@@ -114,6 +114,6 @@ ike_east untrusted 4 tunnel x509
 recovers untrusted
 
 log "validate said: $validate_ike"
-log "took $(($(date +%s) - started)) s after the namespaces were made"
+log "took $(($EPOCHSECONDS - started)) s after the namespaces were made"
 xfrmd_stop west
 teardown

@@ -95,7 +95,7 @@ ike_east answer 4 tunnel psk
 ike_west answer 4 tunnel psk '.start = "respond"'
 switch_from x509v6
 expect_rc 0 "reload west with answer" xctl west reload
-sleep 3
+nap 3
 expect_contains "$(ike_reason answer)" "waits for the peer" "answer: down, waiting for the peer"
 expect_eq "$(events west ike-initiate | jq -r 'select(.tunnel == "answer")')" "" "west never initiated answer"
 dropped_ping west -I 10.1.0.1 10.2.0.1
@@ -125,6 +125,6 @@ log "no tunnel left"
 switch_from psk6
 expect_eq "$(policies_with_dir west)" 0 "west has no policy with a direction"
 expect_eq "$(ip -n west xfrm state list | grep -c '^src' || true)" 0 "west has no SA"
-log "took $(($(date +%s) - started)) s after the namespaces were made"
+log "took $(($EPOCHSECONDS - started)) s after the namespaces were made"
 xfrmd_stop west
 teardown

@@ -47,7 +47,7 @@ both_flowing() {
     [ "$(packets_in)" -gt $((first_in + 250)) ] && [ "$(xctl west --json status | jq -r '.tunnels[0].state')" = up ]
 }
 wait_for 30 both_flowing || fail "the flows did not start: $(xctl west status)"
-sleep 1
+nap 1
 flows_from=$(date -u +%FT%TZ) # health events after this second count
 # both ends asked to rekey the CHILD SA at the same moment
 rekey_both() {
@@ -57,17 +57,17 @@ rekey_both() {
     stock_swanctl east --rekey --child site > /dev/null 2>&1 &
     wait "$at_west" $!
 }
-max_west=0 max_east=0 started=$(date +%s)
+max_west=0 max_east=0 started=$EPOCHSECONDS
 end=$((started + RUN_SECONDS)) next_both=$((started + RUN_SECONDS / 6))
-while [ "$(date +%s)" -lt "$end" ]; do
+while [ "$EPOCHSECONDS" -lt "$end" ]; do
     w=$(sa_count west) e=$(sa_count east)
     [ "$w" -gt "$max_west" ] && max_west=$w
     [ "$e" -gt "$max_east" ] && max_east=$e
-    if [ "$(date +%s)" -ge "$next_both" ]; then
+    if [ "$EPOCHSECONDS" -ge "$next_both" ]; then
         rekey_both
         next_both=$((next_both + RUN_SECONDS / 3))
     fi
-    sleep 0.5
+    nap 0.5
 done
 flow_stop w2e
 flow_stop e2w

@@ -11,7 +11,7 @@
 . "$XFRMCTL_REPO/tests/uml/strongswan.sh"
 . "$XFRMCTL_REPO/tests/uml/ikev2-daemon.sh"
 two_hosts
-started=$(date +%s)
+started=$EPOCHSECONDS
 
 psk=$(psk_file west)
 ike_defs west site 192.0.2.1 192.0.2.2 '["10.1.0.0/24"]' '["10.2.0.0/24"]' \
@@ -69,12 +69,12 @@ expect_contains "$(grep -h 'NO_PROPOSAL_CHOSEN' "$WORK/west/state/charon.log" | 
     "west's charon got NO_PROPOSAL_CHOSEN from east"
 restarted() { [ -n "$(events west ike-restart)" ]; }
 wait_for 30 restarted || fail "no fresh IKE SA: $(xctl west status; events west ike-initiate)"
-t_restart=$(date +%s)
+t_restart=$EPOCHSECONDS
 expect_contains "$(events west ike-restart | head -1 | jq -r .reason)" "the CHILD SA cannot be negotiated inside its IKE SA" \
     "the ike-restart event says why"
 back_up() { ike_up west site && [ "$(events west ike-up | wc -l)" -ge 2 ]; }
 wait_for 20 back_up || fail "not up again within 20 s of the fresh IKE SA: $(xctl west status)"
-pass "up again by itself, $(($(date +%s) - t_restart)) s after xfrmd started a fresh IKE SA"
+pass "up again by itself, $(($EPOCHSECONDS - t_restart)) s after xfrmd started a fresh IKE SA"
 kill "$sampler" 2>/dev/null || true
 wait "$sampler" 2>/dev/null || true
 jq -c 'select(.event | test("^(ike|child)-")) | del(.ike, .child)' "$WORK/west/state/events.jsonl" | grep -v ike-loaded | sed 's/^/event: /'
@@ -89,6 +89,6 @@ protected_ping esp west -I 10.1.0.1 10.2.0.1
 one_ike() { [ "$(stock_swanctl east --list-sas | grep -c '^site: #' || true)" = 1 ]; }
 wait_for 10 one_ike || fail "east holds more than one IKE SA: $(stock_swanctl east --list-sas)"
 pass "east holds one IKE SA: the old one is gone"
-log "took $(($(date +%s) - started)) s after the namespaces were made"
+log "took $(($EPOCHSECONDS - started)) s after the namespaces were made"
 xfrmd_stop west
 teardown

@@ -14,12 +14,12 @@ expect_contains "$limits" "limit: soft 600(bytes), hard 1200(bytes)" "the byte l
 
 xctl west monitor --json > "$WORK/events" 2>&1 &
 monitor=$!
-sleep 1
+nap 1
 log "traffic until the hard limit"
 set +e
 ip netns exec west ping -q -c 20 -i 0.2 -W 1 -I 10.1.0.1 10.2.0.1 > /dev/null 2>&1
 set -e
-sleep 1
+nap 1
 kill $monitor 2>/dev/null || true
 wait $monitor 2>/dev/null || true
 cat "$WORK/events"
@@ -42,7 +42,7 @@ expect_contains "$OUT" "outbound SA spi 0x00001201 is missing" "and why"
 log "monitor --count stops by itself; events of entries that are not ours are not shown"
 xctl west monitor --json --count 1 > "$WORK/one" 2>&1 &
 monitor=$!
-sleep 1
+nap 1
 ip -n west xfrm state add src 192.0.2.1 dst 192.0.2.9 proto esp spi 0x999 mode tunnel enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff
 ip -n west xfrm state delete src 192.0.2.2 dst 192.0.2.1 proto esp spi 0x1202
 wait $monitor

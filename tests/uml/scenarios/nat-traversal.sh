@@ -48,6 +48,6 @@ expect_eq "$(cat "$WORK/west/state/encap/ipv4-4500.pid")" "$holder" "the same ho
 log "the holder goes with the tunnel"
 kill -0 "$holder" && pass "the holder runs"
 expect_rc 0 "down --all" xctl west down --all
-sleep 0.5
+nap 0.5
 kill -0 "$holder" 2>/dev/null && fail "the holder still runs" || pass "the holder stopped"
 expect_not_contains "$(ip netns exec west ss -uapn)" ":4500" "port 4500 is free"

@@ -16,7 +16,7 @@ ip netns add west
 for _ in $(seq 50); do
     nsim=$(ls /sys/bus/netdevsim/devices/netdevsim1/net/ 2>/dev/null || true)
     [ -n "$nsim" ] && break
-    sleep 0.1
+    nap 0.1
 done
 [ -n "$nsim" ] || fail "netdevsim1 has no network device"
 IPSEC=/sys/kernel/debug/netdevsim/netdevsim1/ports/0/ipsec

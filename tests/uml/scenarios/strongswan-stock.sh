@@ -6,7 +6,7 @@
 . "$XFRMCTL_REPO/tests/uml/lib.sh"
 . "$XFRMCTL_REPO/tests/uml/strongswan.sh"
 two_hosts
-started=$(date +%s)
+started=$EPOCHSECONDS
 
 make_pki "$WORK/pki"
 stock_charon_start west
@@ -129,5 +129,5 @@ stock_charon_stop west
 stock_charon_stop east
 expect_eq "$(kill -0 "$west_pid" 2>/dev/null && echo running || echo gone)" gone "west's charon has ended"
 expect_contains "$(grep SIGTERM "$WORK/west/charon.log")" "SIGTERM received, shutting down" "west's charon shut down on SIGTERM"
-log "took $(($(date +%s) - started)) s after the namespaces were made"
+log "took $(($EPOCHSECONDS - started)) s after the namespaces were made"
 teardown
