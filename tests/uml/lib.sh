@@ -541,6 +541,9 @@ wait_for() {
 flow_start() {
     local name=$1 from=$2 to=$3 source=$4 destination=$5 rate=$6 port
     port=$((5001 + $(printf '%s' "$name" | cksum | cut -d' ' -f1) % 1000))
+    # Without it every flow is silently empty, and a scenario fails much
+    # later for want of traffic (a key generation never retired).
+    [ -x "${FLOW:-}" ] || fail "FLOW=${FLOW:-} is not the flow program (tests/flow in the build tree)"
     spawn "$to" "$FLOW" receive "$destination" "$port" > "$WORK/flow.$name.received"
     echo $! > "$WORK/flow.$name.receiver"
     nap 0.2
