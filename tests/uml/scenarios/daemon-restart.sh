@@ -60,7 +60,7 @@ wait_for 5 sa_absent east 0x3002 || fail "east still sends with g1"
 expect_eq "$(spis east)" "0x00003001 0x00003101 0x00003102 " "east: g1 and g2 inbound, g2 outbound, each once"
 
 log "after the grace period, g1 retired on both ends"
-wait_for 10 sa_absent west 0x3002 || { xctl west status --json; ip -n west -s xfrm state; tail -5 "$WORK/west/xfrmd.log"; fail "west kept g1's inbound SA"; }
+wait_for 10 sa_absent west 0x3002 || fail "west kept g1's inbound SA"
 wait_for 10 sa_absent east 0x3001 || fail "east kept g1's inbound SA"
 for host in west east; do
     expect_rc 0 "status $host" xctl $host status --json
