@@ -1,5 +1,6 @@
 #include "xfrmctl/engine/capability_cache.hpp"
 
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/util/files.hpp"
 #include "xfrmctl/util/safe_paths.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
@@ -61,7 +62,7 @@ ProbeResult transform_from(const json& j)
     std::string family = j.at("family"), protocol = j.at("protocol"), keyword = j.at("proposal");
     const model::Proposal* proposal = model::find_proposal(keyword);
     if (!proposal || (family != "ipv4" && family != "ipv6") || (protocol != "esp" && protocol != "ah"))
-        throw std::invalid_argument("an unknown transform: " + family + " " + protocol + " " + keyword);
+        throw std::invalid_argument("an unknown transform"); // not quoted: the file is not a definition
     TransformProbe probe{static_cast<std::uint16_t>(family == "ipv4" ? AF_INET : AF_INET6),
                          protocol == "esp" ? model::Protocol::esp : model::Protocol::ah, proposal, j.at("esn").get<bool>()};
     return {probe, j.at("error").get<int>(), j.at("reason").get<std::string>()};
@@ -127,8 +128,11 @@ std::string format_cache(const CachedCapabilities& cache)
 
 Result<CachedCapabilities> parse_cache(const std::string& text)
 {
+    auto parsed = model::parse_json(text, "");
+    if (!parsed)
+        return fail("unreadable (" + parsed.error().where() + ")");
     try {
-        json doc = json::parse(text);
+        const json& doc = *parsed;
         if (doc.at("version").get<int>() != kCacheVersion)
             return fail("written by another version");
         CachedCapabilities cache;

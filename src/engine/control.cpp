@@ -1,5 +1,6 @@
 #include "xfrmctl/engine/control.hpp"
 
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/util/unique_fd.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,8 +26,13 @@ std::string encode(const ControlRequest& r)
 
 Result<ControlRequest> decode_request(const std::string& line)
 {
+    // The definitions' reader: bounded depth, and no NUL taken for the end
+    // (the request after one would be dropped unseen).
+    auto parsed = model::parse_json(line, "");
+    if (!parsed)
+        return fail("a malformed request: " + parsed.error().where());
     try {
-        json j = json::parse(line);
+        const json& j = *parsed;
         ControlRequest r;
         r.command = j.at("command").get<std::string>();
         r.json = j.value("json", false);
@@ -37,7 +43,7 @@ Result<ControlRequest> decode_request(const std::string& line)
         r.names = j.value("names", std::vector<std::string>{});
         r.definitions = j.value("definitions", std::string());
         return r;
-    } catch (const json::exception& e) {
+    } catch (const json::exception& e) { // a type error: names the type, not the value
         return fail(std::string("a malformed request: ") + e.what());
     }
 }
@@ -52,14 +58,17 @@ std::string encode(const ControlResponse& r)
 
 Result<ControlResponse> decode_response(const std::string& line)
 {
+    auto parsed = model::parse_json(line, "");
+    if (!parsed)
+        return fail("xfrmd's answer is unreadable: " + parsed.error().where());
     try {
-        json j = json::parse(line);
+        const json& j = *parsed;
         const json& exit = j.at("exit");
         // get<int>() of a float or a huge number is not checked
         if (!exit.is_number_integer() || exit.get<std::int64_t>() < 0 || exit.get<std::int64_t>() > 255)
             return fail("xfrmd's answer is unreadable: its exit status is not 0 to 255");
         return ControlResponse{exit.get<int>(), j.at("out").get<std::string>(), j.at("err").get<std::string>()};
-    } catch (const json::exception& e) {
+    } catch (const json::exception& e) { // a type error: names the type, not the value
         return fail(std::string("xfrmd's answer is unreadable: ") + e.what());
     }
 }

@@ -1,5 +1,6 @@
 #include "probe_child.hpp"
 
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/netlink/kernel.hpp"
 #include "xfrmctl/plan/desired.hpp"
 
@@ -187,8 +188,11 @@ int run_probe_child(const std::vector<TransformProbe>& transforms, int out_fd)
 
 Result<Capabilities> parse_probe_report(const std::string& text, const std::vector<TransformProbe>& transforms)
 {
+    auto parsed = model::parse_json(text, "");
+    if (!parsed)
+        return fail("cannot probe the kernel: the probe's report is unreadable (" + parsed.error().where() + ")");
     try {
-        json report = json::parse(text);
+        const json& report = *parsed;
         if (!report.at("ok").get<bool>())
             return fail("cannot probe the kernel: " + report.at("error").get<std::string>() +
                         " (run as root, or give --no-probe)");

@@ -26,8 +26,8 @@ namespace {
 using nlohmann::json;
 
 // Builds the document like nlohmann's own DOM parser, and also keeps the
-// JSON path of the value being read. What nlohmann would take but a
-// definition must not hold is refused here, while the path is known: more
+// JSON path of the value being read. What nlohmann would take but none of
+// our documents may hold is refused here, while the path is known: more
 // than kMaxJsonDepth nested objects and arrays (the readers, the merge of
 // defaults and json's own copies recurse once per level: 50,000 levels
 // overflowed the stack), and whole numbers beyond 64 bits (nlohmann turns
@@ -68,7 +68,7 @@ public:
             return add(v);
         // Not the digits: a number pasted by mistake could be a key.
         std::size_t digits = text.size() - (text.starts_with('-') ? 1 : 0);
-        return refuse(fmt::format("a whole number of {} digits is out of range (a definition's numbers are from "
+        return refuse(fmt::format("a whole number of {} digits is out of range (whole numbers are read from "
                                   "-9223372036854775808 to 18446744073709551615)",
                                   digits));
     }
@@ -137,9 +137,7 @@ private:
     bool open(json value)
     {
         if (stack_.size() == kMaxJsonDepth)
-            return refuse(fmt::format("nested more than {} levels deep (objects and arrays; a definition needs "
-                                      "at most 8)",
-                                      kMaxJsonDepth));
+            return refuse(fmt::format("nested more than {} levels deep (objects and arrays)", kMaxJsonDepth));
         awaiting_value_ = false;
         json* target;
         if (stack_.empty()) {
@@ -195,32 +193,31 @@ std::string explanation(const std::string& what)
 // `{"version": 1, "tunnels": {}}\0{...}` read as no tunnels at all. A NUL
 // inside a string is refused by the lexer itself, so after a parse that
 // succeeded, the first NUL is the one that ended it.
-std::optional<Diagnostic> nul_after_document(const std::string& text, const std::string& file)
+std::optional<Diagnostic> nul_after_document(const std::string& text, const std::string& source)
 {
     auto nul = text.find('\0');
     if (nul == std::string::npos)
         return std::nullopt;
-    return Diagnostic{file, "", "invalid JSON at " + line_and_column(text, nul) +
-                                    ": a NUL byte after the document (a definition file holds one JSON document "
-                                    "and nothing else)"};
+    return Diagnostic{source, "",
+                      "invalid JSON at " + line_and_column(text, nul) + ": a NUL byte after the document (nothing may follow it)"};
 }
 
 } // namespace
 
-std::expected<nlohmann::json, Diagnostic> parse_json(const std::string& text, const std::string& file)
+std::expected<nlohmann::json, Diagnostic> parse_json(const std::string& text, const std::string& source)
 {
     StrictSax sax;
     if (json::sax_parse(text, &sax, json::input_format_t::json, true)) {
-        if (auto nul = nul_after_document(text, file))
+        if (auto nul = nul_after_document(text, source))
             return std::unexpected(*nul);
         return std::move(sax.root);
     }
     if (!sax.duplicate_key_path.empty())
-        return std::unexpected(Diagnostic{file, sax.duplicate_key_path, "duplicate key (each key may appear once)"});
+        return std::unexpected(Diagnostic{source, sax.duplicate_key_path, "duplicate key (each key may appear once)"});
     if (!sax.refused_reason.empty())
-        return std::unexpected(Diagnostic{file, sax.refused_path, sax.refused_reason});
+        return std::unexpected(Diagnostic{source, sax.refused_path, sax.refused_reason});
     std::size_t at = sax.error_offset ? sax.error_offset - 1 : 0;
-    return std::unexpected(Diagnostic{file, sax.error_path,
+    return std::unexpected(Diagnostic{source, sax.error_path,
                                       "invalid JSON at " + line_and_column(text, at) + ": " + explanation(sax.error_text)});
 }
 

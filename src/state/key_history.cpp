@@ -1,5 +1,6 @@
 #include "xfrmctl/state/key_history.hpp"
 
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/util/clock.hpp"
 #include "xfrmctl/util/files.hpp"
 
@@ -69,8 +70,18 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir, bool
         history.salt_ = *salt;
         return history;
     }
+    // Without it, reinstalling a used AEAD key could not be refused. Nothing
+    // of it is quoted: the reader gives the place, json's type errors the type.
+    auto damaged = [&](const std::string& what) {
+        return fail(path.string() + " is damaged (" + what + "); manual AEAD keys cannot be checked for reuse until "
+                    "it is restored (or moved aside, and a new record started with --forget-installed-keys once "
+                    "every manual AEAD key in the definitions is new)");
+    };
+    auto parsed = model::parse_json(**text, path.string());
+    if (!parsed)
+        return damaged(parsed.error().where());
     try {
-        json doc = json::parse(**text);
+        const json& doc = *parsed;
         history.salt_ = doc.at("salt").get<std::string>();
         for (const auto& [fp, what] : doc.at("installed").items())
             history.installed_[fp] = what.get<std::string>();
@@ -79,10 +90,7 @@ Result<KeyHistory> KeyHistory::load(const std::filesystem::path& state_dir, bool
             history.pending_[fp] = {p.at("what").get<std::string>(), p.at("sa").get<std::string>(),
                                     p.at("boot").get<std::string>()};
     } catch (const json::exception& e) {
-        // Without it, reinstalling a used AEAD key could not be refused.
-        return fail(path.string() + " is damaged (" + e.what() + "); manual AEAD keys cannot be checked for "
-                    "reuse until it is restored (or moved aside, and a new record started with "
-                    "--forget-installed-keys once every manual AEAD key in the definitions is new)");
+        return damaged(e.what());
     }
     return history;
 }

@@ -1,6 +1,7 @@
 #include "xfrmctl/state/ledger.hpp"
 
 #include "whole_number.hpp"
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/util/files.hpp"
 
 #include <linux/xfrm.h>
@@ -46,8 +47,18 @@ Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
     Ledger ledger;
     if (!*text)
         return ledger;
+    // Never guess what we own: a damaged record stops everything. Nothing
+    // of it is quoted (a key may have been pasted or copied there): the
+    // reader gives the place, json's type errors and whole_number the type.
+    auto damaged = [&](const std::string& what) {
+        return fail(path.string() + " is damaged (" + what + "); restore it from a backup or remove it "
+                    "(then nothing in the kernel counts as ours)");
+    };
+    auto parsed = model::parse_json(**text, path.string());
+    if (!parsed)
+        return damaged(parsed.error().where());
     try {
-        json doc = json::parse(**text);
+        const json& doc = *parsed;
         if (doc.at("version") != 1)
             return fail(path.string() + ": unknown version");
         for (const auto& [name, j] : doc.at("tunnels").items())
@@ -64,9 +75,7 @@ Result<Ledger> Ledger::load(const std::filesystem::path& state_dir)
             ledger.saved_default_ = netlink::DefaultPolicy{action("in"), action("fwd"), action("out")};
         }
     } catch (const std::exception& e) { // json's, and whole_number's
-        // Never guess what we own: a damaged record stops everything.
-        return fail(path.string() + " is damaged (" + e.what() + "); restore it from a backup or remove it "
-                    "(then nothing in the kernel counts as ours)");
+        return damaged(e.what());
     }
     ledger.reindex();
     return ledger;

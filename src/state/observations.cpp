@@ -1,6 +1,7 @@
 #include "xfrmctl/state/observations.hpp"
 
 #include "whole_number.hpp"
+#include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/util/files.hpp"
 
 #include <nlohmann/json.hpp>
@@ -19,11 +20,13 @@ Observations Observations::load(const std::filesystem::path& state_dir)
     auto text = read_optional_file(state_dir / kObservationsFile);
     if (!text || !*text)
         return o;
+    // Named: a range-for keeps only the outermost temporary alive, and
+    // items() refers into the parsed document.
+    auto document = model::parse_json(**text, "");
+    if (!document)
+        return o; // only a hint: start again
     try {
-        // Named: a range-for keeps only the outermost temporary alive, and
-        // items() refers into the parsed document.
-        const json document = json::parse(**text);
-        for (const auto& [sa, v] : document.at("sas").items())
+        for (const auto& [sa, v] : document->at("sas").items())
             o.seen_[sa] = Seen{whole_number(v.at("packets"), UINT64_MAX), whole_number(v.at("since"), UINT64_MAX),
                                v.at("known").get<bool>()};
     } catch (const std::exception&) { // json's, and whole_number's

@@ -11,11 +11,14 @@
 
 namespace xfrmctl::state {
 
-// Throws std::out_of_range unless j is a whole number from 0 to max.
+// Throws std::out_of_range unless j is a whole number from 0 to max. The
+// message names the value's type, not the value: a state file may hold a
+// key pasted or copied there by mistake.
 inline std::uint64_t whole_number(const nlohmann::json& j, std::uint64_t max)
 {
     if (!j.is_number_unsigned() || j.get<std::uint64_t>() > max)
-        throw std::out_of_range(j.dump() + " is not a whole number from 0 to " + std::to_string(max));
+        throw std::out_of_range(std::string("a ") + j.type_name() + " where a whole number from 0 to " +
+                                std::to_string(max) + " belongs");
     return j.get<std::uint64_t>();
 }
 

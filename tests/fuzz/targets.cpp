@@ -133,6 +133,11 @@ void control(Input data)
 {
     std::string line = as_text(data);
     control_session(line);
+    // As for definitions: a NUL is never taken for the end of a request or
+    // an answer (what followed it was dropped unseen).
+    bool has_nul = line.find('\0') != std::string::npos;
+    require(!has_nul || !engine::decode_request(line), "a request with a NUL byte accepted");
+    require(!has_nul || !engine::decode_response(line), "an answer with a NUL byte accepted");
     if (auto request = engine::decode_request(line)) {
         std::string once = engine::encode(*request);
         auto again = engine::decode_request(once);

@@ -6,7 +6,9 @@
 # (exit 1), and xfrmd keeps running with its last good definitions. Run in
 # a fresh network namespace (unshare -n); this kernel has no ESP, so
 # xfrmd runs with --no-probe and its tunnel stays down, which is enough to
-# see which definitions it keeps.
+# see which definitions it keeps. A control request nested 32,000 levels
+# deep (just under the socket's 64 KiB request limit) is refused by the
+# same reader, and xfrmd answers the next one.
 set -euo pipefail
 : "${XFRMCTL:?}" "${XFRMD:?}" "${XFRMCTL_REPO:?}"
 work=$(mktemp -d)
@@ -98,3 +100,13 @@ for place in tunnel defaults host; do
     alive "xfrmctl apply with 50,000 levels under $place"
     pass "xfrmd: SIGHUP, reload and apply with 50,000 levels under $place refused, west-east kept"
 done
+
+# The control socket's own request, written as a client other than xfrmctl
+# could: refused at the bound, and the daemon answers the next request.
+request='{"command": "status", "x": '$(printf '[%.0s' $(seq 32000))$(printf ']%.0s' $(seq 32000))'}'
+printf '%s\n' "$request" | timeout 10 nc -U -N "$work/xfrmd.sock" > "$work/answer" ||
+    fail "no answer to a request 32,000 levels deep: $(tail -3 "$work/xfrmd.log")"
+jq -e '.exit == 1 and (.err | test("a malformed request: /x(/0)+: nested more than 32 levels deep"))' \
+    "$work/answer" > /dev/null || fail "a request 32,000 levels deep was not refused: $(head -c 300 "$work/answer")"
+alive "a control request 32,000 levels deep"
+pass "xfrmd refuses a control request 32,000 levels deep (${#request} bytes) and answers the next: $(jq -r .err "$work/answer" | cut -c1-60)..."

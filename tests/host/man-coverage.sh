@@ -1,24 +1,33 @@
 #!/bin/bash
 # The man pages cannot drift from the programs: every long option that
 # xfrmctl (and each of its commands) and xfrmd print in --help is in their
-# page, and every field name the definition reader accepts (the lists it
-# checks objects against, in src/model) is in xfrmctl.json(5).
+# page, and in its SYNOPSIS too (by its short name where it has one), and
+# every field name the definition reader accepts (the lists it checks
+# objects against, in src/model) is in xfrmctl.json(5).
 set -euo pipefail
 : "${XFRMCTL:?}" "${XFRMD:?}" "${XFRMCTL_REPO:?}"
 man=$XFRMCTL_REPO/man
 failed=0
 missing() { echo "FAIL: $1"; failed=1; }
 
-long_options() { "$@" --help | grep -o -- ' --[a-z][a-z-]*' | sed 's/^ --//' | grep -vx help | sort -u; }
+long_options() { "$@" --help | grep -oE -- '(^ +-[a-z],| )--[a-z][a-z-]*' | sed -E 's/^ +//' | grep -v -- '--help$' | sort -u; }
+
+# The page's SYNOPSIS section, from its .Sh to the next.
+synopsis() { sed -n '/^\.Sh SYNOPSIS$/,/^\.Sh /p' "$man/$1"; }
 
 # check_options PAGE PROGRAM...: each option of the program's --help must
-# be "Fl -name" in the page; adds to $checked, reports what is missing.
+# be "Fl -name" in the page, and in its SYNOPSIS (as "Fl x" if it has the
+# short name -x); adds to $checked, reports what is missing.
 checked=0
 check_options() {
-    local page=$1 option
+    local page=$1 option name short
     shift
     for option in $(long_options "$@"); do
-        grep -q -- "Fl -$option\b" "$man/$page" || missing "$page lacks --$option (from $* --help)"
+        name=${option##*--} short=
+        [[ $option != -?,* ]] || short=${option:1:1}
+        grep -q -- "Fl -$name\b" "$man/$page" || missing "$page lacks --$name (from $* --help)"
+        synopsis "$page" | grep -qE -- "Fl (-$name${short:+|$short})\b" ||
+            missing "$page's SYNOPSIS lacks --$name (from $* --help)"
         checked=$((checked + 1))
     done
 }

@@ -4,11 +4,15 @@
 # directory, names like ours that are not ours, damaged, empty and huge
 # contents, directories where files belong. Each may refuse (exit 1 with a
 # message) but none may abort or die of a signal (exit 128 and above).
+# xfrmd either refuses to start (exit 1 with a message) or reaches "ready"
+# and then answers apply, down, status and reload on its socket and takes a
+# SIGHUP, still running after each.
 # Runs in a fresh network namespace (unshare -n).
 set -euo pipefail
 : "${XFRMCTL:?}" "${XFRMD:?}"
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+xfrmd_pid=
+trap '[ -z "$xfrmd_pid" ] || kill "$xfrmd_pid" 2>/dev/null; rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 pass() { echo "PASS: $*"; }
 
@@ -101,6 +105,86 @@ survives() { # SEED LABEL COMMAND...
     echo "  $seed: $label: exit $rc $(head -n 1 "$work/err" | cut -c1-160)"
 }
 
+# One request on xfrmd's socket, as xfrmctl sends it; its answer's exit
+# status on stdout. Raw, because xfrmctl would do the work itself if no
+# daemon answered.
+ask() { # SEED LABEL REQUEST
+    local answer
+    answer=$(printf '%s\n' "$3" | timeout 30 nc -U -N "$work/run/xfrmd.sock") || true
+    jq -e '.exit | numbers' <<< "$answer" 2> /dev/null ||
+        fail "$1: xfrmd gave no answer to $2: '${answer:0:300}': $(tail -3 "$work/xfrmd.log")"
+}
+
+running() { # SEED AFTER
+    kill -0 "$xfrmd_pid" 2>/dev/null || fail "$1: xfrmd died after $2: $(tail -5 "$work/xfrmd.log")"
+    ! grep -q "internal error\|terminate called" "$work/xfrmd.log" ||
+        fail "$1: an exception reached xfrmd's edge after $2: $(grep "internal error\|terminate called" "$work/xfrmd.log")"
+}
+
+# xfrmd started on a state directory: a refusal to start (exit 1 with a
+# message) is allowed; a daemon that neither starts nor refuses within 20 s
+# is not. Returns 1 when it refused.
+xfrmd_started() { # SEED STATE-DIR
+    local seed=$1 rc
+    "$XFRMD" -c "$defs" --state-dir "$2" --socket "$work/run/xfrmd.sock" --no-probe > "$work/xfrmd.log" 2>&1 &
+    xfrmd_pid=$!
+    for _ in $(seq 200); do
+        grep -q "xfrmd: ready: " "$work/xfrmd.log" && return 0
+        if ! kill -0 "$xfrmd_pid" 2>/dev/null; then
+            rc=0
+            wait "$xfrmd_pid" || rc=$?
+            xfrmd_pid=
+            [ "$rc" = 1 ] && [ -s "$work/xfrmd.log" ] && ! grep -q "internal error" "$work/xfrmd.log" ||
+                fail "$seed: xfrmd start: exit $rc: $(head -c 2000 "$work/xfrmd.log")"
+            echo "  $seed: xfrmd start: exit 1 $(head -n 1 "$work/xfrmd.log" | cut -c1-160)"
+            return 1
+        fi
+        sleep 0.1
+    done
+    fail "$seed: xfrmd neither ready nor stopped after 20 s: $(tail -5 "$work/xfrmd.log")"
+}
+
+# The running xfrmd: every command of its socket, a SIGHUP, then SIGTERM.
+drive() { # SEED
+    local seed=$1 request rc
+    for request in '{"command": "apply"}' '{"command": "down", "all": true}' '{"command": "status"}' \
+        '{"command": "reload"}' '{"command": "apply", "check": true}' '{"command": "status", "prometheus": true}'; do
+        rc=$(ask "$seed" "$request" "$request")
+        running "$seed" "$request"
+        echo "  $seed: xfrmd: $request: exit $rc"
+    done
+    kill -HUP "$xfrmd_pid"
+    for _ in $(seq 100); do
+        grep -q "definitions .*loaded (SIGHUP)" "$work/xfrmd.log" && break
+        sleep 0.1
+    done
+    grep -q "definitions .*loaded (SIGHUP)" "$work/xfrmd.log" || fail "$seed: xfrmd did not act on SIGHUP"
+    running "$seed" SIGHUP
+    ask "$seed" "status after SIGHUP" '{"command": "status"}' > /dev/null
+    kill -TERM "$xfrmd_pid"
+    rc=0
+    wait "$xfrmd_pid" || rc=$?
+    xfrmd_pid=
+    [ "$rc" = 0 ] || fail "$seed: xfrmd stopped with exit $rc: $(tail -5 "$work/xfrmd.log")"
+    echo "  $seed: xfrmd: answered every request and SIGHUP, stopped with exit 0"
+}
+
+# xfrmd started on the seed, and started on a good state directory that
+# then becomes the seed under it (where it refuses to start, the only way
+# its requests meet the seed).
+daemon_survives() { # SEED
+    local seed=$1 live=$work/live
+    if xfrmd_started "$seed" "$work/seeds/$seed"; then
+        drive "$seed"
+    fi
+    reset_kernel
+    rm -rf "$live" && cp -a "$work/good" "$live"
+    xfrmd_started "$seed, swapped in" "$live" || fail "$seed: xfrmd did not start on a good state directory"
+    find "$live" -mindepth 1 -delete && cp -a "$work/seeds/$seed/." "$live/"
+    reset_kernel # drift to repair: xfrmd writes its records into the seed
+    drive "$seed, swapped in"
+}
+
 commands=(validate plan apply status "down @host" "down --all" "explain 10.0.0.1 10.0.0.2 tcp 22"
           "explain 10.0.0.1 10.0.0.2 99999999999999999999" capabilities "status --prometheus")
 for name in strays empty garbage huge huge-hints deep tmp-dirs binary dirs keys-only; do
@@ -116,9 +200,8 @@ for name in strays empty garbage huge huge-hints deep tmp-dirs binary dirs keys-
     seed "$name"
     reset_kernel
     mkdir -p -m 700 "$work/run"
-    survives "$name" "xfrmd start" timeout 2 "$XFRMD" -c "$defs" --state-dir "$work/seeds/$name" \
-        --socket "$work/run/xfrmd.sock" --no-probe
-    pass "$name: every entry point exits with a status, none with a signal"
+    daemon_survives "$name"
+    pass "$name: every entry point exits with a status, none with a signal; xfrmd starts and answers, or refuses"
 done
 
 # A key history lost from a used state directory is refused, as a damaged

@@ -4,8 +4,11 @@
 // what messages must not repeat (a key pasted where a file name goes, the
 // first bytes of a key or PSK file given as the definitions). The corpus
 // (tests/corpus/bad) has one small case of each; these are the big ones.
+// xfrmd's control requests and the answers xfrmctl reads from it go through
+// the same reader, with the same bounds.
 #include "text.hpp"
 #include "scratch_dir.hpp"
+#include "xfrmctl/engine/control.hpp"
 #include "xfrmctl/engine/planning.hpp"
 #include "xfrmctl/model/json_reader.hpp"
 #include "xfrmctl/model/loader.hpp"
@@ -65,8 +68,7 @@ TEST_CASE("50,000 nested objects under a tunnel, defaults or host: one message a
         REQUIRE_FALSE(defs);
         CAPTURE(defs.error().message.substr(0, 300));
         CHECK(defs.error().message ==
-              file.string() + ": " + p.path + ": nested more than 32 levels deep (objects and arrays; a definition "
-                                              "needs at most 8)");
+              file.string() + ": " + p.path + ": nested more than 32 levels deep (objects and arrays)");
     }
 }
 
@@ -96,7 +98,7 @@ TEST_CASE("a NUL byte after the document is refused, not taken for the end of th
     auto defs = model::load_definitions(file);
     REQUIRE_FALSE(defs);
     CHECK(defs.error().message == file.string() + ": /: invalid JSON at line 1, column 30: a NUL byte after the "
-                                                   "document (a definition file holds one JSON document and nothing else)");
+                                                   "document (nothing may follow it)");
     auto alone = model::parse_json(R"({"version": 1})"s + '\0', "f");
     CHECK_FALSE(alone);
     auto in_string = model::parse_json(R"({"a": "x)"s + '\0' + R"("})", "f");
@@ -108,7 +110,7 @@ TEST_CASE("a whole number beyond 64 bits is refused as such, without its digits"
 {
     auto big = model::parse_json(R"({"a": [1, 98765432109876543210987654]})", "f");
     REQUIRE_FALSE(big);
-    CHECK(big.error().str() == "f: /a/1: a whole number of 26 digits is out of range (a definition's numbers are "
+    CHECK(big.error().str() == "f: /a/1: a whole number of 26 digits is out of range (whole numbers are read "
                                  "from -9223372036854775808 to 18446744073709551615)");
     CHECK_FALSE(model::parse_json("-98765432109876543210987654", "f"));
     CHECK(model::parse_json("18446744073709551615", "f"));
@@ -169,4 +171,32 @@ TEST_CASE("a key, PSK or private key pasted where its file name goes is never re
     REQUIRE_FALSE(wrong_type);
     CHECK(contains(wrong_type.error().message, "/tunnels/t/keying/psk_file: expected a file name (a string), got an array"));
     CHECK_FALSE(contains(wrong_type.error().message, "horse"));
+}
+
+TEST_CASE("a control request or answer nested 32,000 levels deep is refused at the bound")
+{
+    // Just under the control socket's 64 KiB request limit; "x" is a key
+    // decode_request does not know, so only the depth can refuse it.
+    const std::string deep = nested(32'000);
+    auto request = engine::decode_request(R"({"command": "status", "x": )" + deep + "}");
+    REQUIRE_FALSE(request);
+    CHECK(request.error().message.starts_with("a malformed request: /x/0/0/0/"));
+    CHECK(contains(request.error().message, ": nested more than 32 levels deep"));
+    auto answer = engine::decode_response(R"({"exit": 0, "out": "", "err": "", "x": )" + deep + "}");
+    REQUIRE_FALSE(answer);
+    CHECK(contains(answer.error().message, "xfrmd's answer is unreadable: /x/0/0/0/"));
+    CHECK(contains(answer.error().message, ": nested more than 32 levels deep"));
+}
+
+TEST_CASE("a NUL byte in a control request or answer is refused, not taken for its end")
+{
+    using namespace std::string_literals;
+    // Read up to the NUL, this was a reload, and the down --all after it was dropped unseen.
+    auto request = engine::decode_request(R"({"command":"reload"})"s + '\0' + R"({"command":"down","all":true})");
+    REQUIRE_FALSE(request);
+    CHECK(request.error().message == "a malformed request: /: invalid JSON at line 1, column 21: a NUL byte after "
+                                     "the document (nothing may follow it)");
+    auto answer = engine::decode_response(R"({"exit": 0, "out": "", "err": ""})"s + '\0' + R"({"exit": 1})");
+    REQUIRE_FALSE(answer);
+    CHECK(contains(answer.error().message, "xfrmd's answer is unreadable: /: invalid JSON at line 1, column 34: a NUL"));
 }

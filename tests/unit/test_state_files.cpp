@@ -2,7 +2,9 @@
 // ours, numbers out of range, files missing or half written.
 #include "scratch_dir.hpp"
 
+#include "xfrmctl/engine/capability_cache.hpp"
 #include "xfrmctl/engine/encap_holder.hpp"
+#include "xfrmctl/state/key_history.hpp"
 #include "xfrmctl/state/ledger.hpp"
 #include "xfrmctl/state/observations.hpp"
 #include "xfrmctl/state/store.hpp"
@@ -135,4 +137,48 @@ TEST_CASE("a write that fails for space leaves no temporary file behind")
     CHECK(mentions(written.error(), "cannot write"));
     CHECK_FALSE(std::filesystem::exists(dir.path() / "owned.json.tmp"));
     CHECK(*read_optional_file(file) == std::optional<std::string>("old\n"));
+}
+
+namespace {
+
+const std::string kKeyLike = "c0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffeec0ffee";
+
+// A state file's refusal names it and says where, but quotes nothing of
+// it: a key pasted into it, or a key file copied over it, would be printed.
+void check_names_without_quoting(const Error& e, const std::filesystem::path& file)
+{
+    CAPTURE(e.message);
+    CHECK(mentions(e, file.string() + " is damaged ("));
+    CHECK_FALSE(mentions(e, "c0ffee"));
+    CHECK_FALSE(mentions(e, "last read"));
+}
+
+} // namespace
+
+TEST_CASE("a damaged owned.json or installed-keys.json is named, its content never quoted")
+{
+    const std::string cut = "\"" + kKeyLike; // a string cut short: nlohmann quoted it as "last read"
+    for (const std::string& text : {cut, R"({"version": 1, "tunnels": {"t": {"reqid": ")" + kKeyLike + "\"}}}",
+                                    R"({"version": 1, "tunnels": {")" + kKeyLike, kKeyLike + "\n"}) {
+        ScratchDir dir;
+        auto file = dir.write("owned.json", text);
+        auto ledger = state::Ledger::load(dir.path());
+        REQUIRE_FALSE(ledger);
+        check_names_without_quoting(ledger.error(), file);
+    }
+    for (const std::string& text : {cut, R"({"version": 1, "salt": ")" + kKeyLike, R"({"version": 1, "salt": 1, "x": ")" +
+                                    kKeyLike + "\"}", kKeyLike + "\n"}) {
+        ScratchDir dir;
+        auto file = dir.write("installed-keys.json", text);
+        auto history = state::KeyHistory::load(dir.path());
+        REQUIRE_FALSE(history);
+        check_names_without_quoting(history.error(), file);
+    }
+}
+
+TEST_CASE("a damaged capability cache is refused without quoting it")
+{
+    auto cache = engine::parse_cache("\"" + kKeyLike);
+    REQUIRE_FALSE(cache);
+    CHECK_FALSE(mentions(cache.error(), "c0ffee"));
 }

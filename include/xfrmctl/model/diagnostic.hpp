@@ -13,7 +13,9 @@ struct Diagnostic {
     std::string path; // "/tunnels/branch-a/remote/address"
     std::string message;
 
-    std::string str() const { return file + ": " + (path.empty() ? "/" : path) + ": " + message; }
+    std::string str() const { return file + ": " + where(); }
+    // The path and what is wrong there, without the file.
+    std::string where() const { return (path.empty() ? "/" : path) + ": " + message; }
     Error error() const { return Error{str()}; }
     operator std::unexpected<Error>() const { return std::unexpected(error()); }
 };
