@@ -32,33 +32,45 @@ monitor=$!
 nap 0.5
 
 # The kernel writes come last, in batches of up to 256 requests per
-# sendto(), and take a few milliseconds in all: strace holds each sendto()
-# 100 ms after the kernel handled it, so that a kill can land between any
-# two batches. Each kill waits for the first write to show, then strikes a
-# random 0 to 1500 ms later (or at the deadline, when it comes first).
+# sendto(), each a few milliseconds. strace holds each sendto() 100 ms
+# after the kernel handled it and reports it to us as it returns, so a kill
+# lands between two batches because of what the trace said, not because of
+# when a poll happened to look: a kill timed by polling the kernel's counts
+# once let a whole apply finish under a loaded guest, and no kill landed.
+# (-s 1 keeps its lines short: bash reads a pipe a byte at a time.)
 count_now() { xfrm_counts west | awk '{ print $1 + $2 }'; }
-# kill_apply DEADLINE_MS COMMAND...: one xfrmctl COMMAND, SIGKILLed
+mkfifo "$WORK/trace"
+# kill_apply WRITES DEADLINE_MS COMMAND...: one xfrmctl COMMAND, SIGKILLed as
+# its WRITES-th batch of kernel writes returns, or DEADLINE_MS after it
+# started if that comes first
 kill_apply() {
-    local deadline=$1 before tracer pid="" start pause extra=$((RANDOM % 1501))
-    shift
-    before=$(count_now)
-    start=${EPOCHREALTIME/./}000
-    spawn west strace -f -qq --seccomp-bpf -o /dev/null -e trace=sendto -e inject=sendto:delay_exit=100000 \
+    local writes=$1 deadline=$2 tracer pid="" line seen=0 left start trace
+    shift 2
+    start=${EPOCHREALTIME/./}
+    spawn west strace -f -qq -s 1 -o "$WORK/trace" -e trace=sendto -e inject=sendto:delay_exit=100000 \
         "$XFRMCTL" -c "$WORK/k/defs" --state-dir "$WORK/west/state" --socket "$WORK/west/none.sock" "$@" > /dev/null 2>&1
     tracer=$!
+    exec {trace}< "$WORK/trace"
     while [ -z "$pid" ] && kill -0 "$tracer" 2>/dev/null; do pid=$(pgrep -P "$tracer" || true); done
-    while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do
-        if [ "$(count_now)" -ne "$before" ]; then
-            printf -v pause '%d.%03d' $((extra / 1000)) $((extra % 1000))
-            nap "$pause"
-            kill -KILL "$pid" 2>/dev/null && echo "killed $extra ms into the writes" || echo finished
-            wait_gone "$tracer"
-            return
+    while :; do
+        left=$((deadline * 1000 - (${EPOCHREALTIME/./} - start)))
+        [ "$left" -gt 0 ] || break
+        printf -v left '%d.%06d' $((left / 1000000)) $((left % 1000000))
+        if read -r -t "$left" -u "$trace" line; then
+            # Only xfrmctl's own writes (a probe child writes in a namespace
+            # of its own): new, deleted or updated SAs and policies. strace
+            # in the guest can't tell an XFRM socket and prints the type in
+            # hex (XFRM_MSG_NEWSA 0x10, DELSA 0x11, NEWPOLICY 0x13,
+            # DELPOLICY 0x14, UPDPOLICY 0x19, UPDSA 0x1a).
+            [[ $line =~ ^$pid\ .*nlmsg_type=0x1[01349a]\  ]] && seen=$((seen + 1))
+            [ "$seen" -lt "$writes" ] || break
+        elif [ $? -le 128 ]; then
+            break # the trace ended: xfrmctl is gone
         fi
-        [ $(((${EPOCHREALTIME/./}000 - start) / 1000000)) -lt "$deadline" ] || break
     done
-    kill -KILL "$pid" 2>/dev/null && echo "killed after $deadline ms, before any write" || echo finished
+    if [ -n "$pid" ] && kill -KILL "$pid" 2>/dev/null; then echo "killed after $seen write batches"; else echo "finished"; fi
     wait_gone "$tracer"
+    exec {trace}<&-
 }
 full=$((2 * N + 1 + 3 * N + 1)) partial=0 # ours and the foreign SA and policy
 attempt() { # COMMAND...: one kill; counts it when it left a part written
@@ -70,11 +82,11 @@ attempt() { # COMMAND...: one kill; counts it when it left a part written
     [ "$after" -ne "$before" ] && [ "$after" -ne "$full" ] && partial=$((partial + 1))
     [ "$after" -ne "$full" ]
 }
-for i in 1 2; do # at a random moment, most likely before any write
-    attempt $((RANDOM % (full_ms / 2 + 1))) apply || break
+for i in 1 2; do # at a random moment, most likely before any write, at the latest after the first
+    attempt 1 $((RANDOM % (full_ms / 2 + 1))) apply || break
 done
-for i in $(seq "$KILLS"); do
-    attempt 60000 apply || break
+for i in $(seq "$KILLS"); do # after 1 to 8 of the about 20 batches
+    attempt $((1 + RANDOM % 8)) 60000 apply || break
 done
 expect_gt "$partial" 0 "at least one kill landed while the kernel was being written to"
 expect_rc 0 "apply after the kills" x west apply
@@ -84,7 +96,7 @@ expect_rc 0 "plan: nothing left to do" x west plan
 expect_rc 0 "status: every tunnel up" x west status
 
 log "SIGKILL during down --all, then down --all again"
-what=$(kill_apply 60000 down --all)
+what=$(kill_apply $((1 + RANDOM % 8)) 60000 down --all)
 log "down --all $what; west holds $(sas_now) SAs"
 expect_rc 0 "down --all after the kill" x west down --all
 expect_eq "$(kernel_entries west)" "$foreign" "only the foreign entries are left: nothing owned left over"
