@@ -354,6 +354,15 @@ protected_ping() {
     ping_ok "$host" "$@"
     capture_wait protected "$filter" 10
     capture_stop protected
+    # Shown by failure_logs if the count falls short: what the wire held,
+    # what ping saw, and what the sender's SAs counted (uml.ansible-mesh once
+    # captured 6 of the 10 ESP packets of an answered ping, none dropped).
+    if [ "$(capture_count protected "$filter")" -lt 10 ]; then
+        { echo "capture:"; tcpdump -n -tt -r "$WORK/protected.pcap" 2>&1 | head -30
+          echo "ping:"; cat "$WORK/ping.out"
+          echo "$host's SAs:"; ip -n "$host" -s xfrm state | grep -E '^src|spi|packets|lifetime current' -A1 | head -60
+        } > "$WORK/capture-short.log"
+    fi
     expect_eq "$(capture_count protected "$ECHO4")" 0 "no bare IPv4 echo on the wire"
     expect_eq "$(capture_count protected "$ECHO6")" 0 "no bare IPv6 echo on the wire"
     expect_gt "$(capture_count protected "$filter")" 9 "every ping on the wire is $proto"
