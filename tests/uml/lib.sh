@@ -151,6 +151,13 @@ ping_ok() {
 
 capture_start() { # NAME [HOST [IFACE]]: by default the wire between the hosts
     local name=$1 host=${2:-wire} iface=${3:-br0}
+    # A capture of the same name before this one left its log ("listening
+    # on") and its packets: the background tcpdump below truncates them only
+    # when it gets to run, and until then the wait below would take the old
+    # log for the new capture's start, and the count the old packets (a ping
+    # started before tcpdump listened: uml.ansible-mesh's third
+    # protected_ping once captured 6 of its 10 ESP packets, none dropped).
+    rm -f "$WORK/$name.log" "$WORK/$name.pcap"
     # The kernel keeps what tcpdump has not read yet in a ring of frames of
     # the snapshot length: with -s 0 (256 KiB) and immediate mode that ring
     # held 32 packets in Debian's UML kernel, and a tcpdump not scheduled
@@ -355,8 +362,7 @@ protected_ping() {
     capture_wait protected "$filter" 10
     capture_stop protected
     # Shown by failure_logs if the count falls short: what the wire held,
-    # what ping saw, and what the sender's SAs counted (uml.ansible-mesh once
-    # captured 6 of the 10 ESP packets of an answered ping, none dropped).
+    # what ping saw, and what the sender's SAs counted.
     if [ "$(capture_count protected "$filter")" -lt 10 ]; then
         { echo "capture:"; tcpdump -n -tt -r "$WORK/protected.pcap" 2>&1 | head -30
           echo "ping:"; cat "$WORK/ping.out"
