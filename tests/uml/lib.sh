@@ -497,18 +497,29 @@ rolling_defs() {
           keying: {method: "manual", grace: $grace, generations: $g}}}}')"
 }
 
+# xfrmd_readies LOG: how many times a daemon logging there became ready.
+xfrmd_readies() {
+    local n
+    n=$(grep -c '^<6>xfrmd: ready: ' "$1" 2>/dev/null || true)
+    echo "${n:-0}"
+}
 # xfrmd_start HOST [ARGS...]: the daemon on a host, as xctl's peer (its
 # stderr in $WORK/HOST/xfrmd.log); returns once it answers on its socket.
 # $XFRMD_PREFIX, if set, is a command to run it under (e.g. setpriv).
 xfrmd_start() {
-    local host=$1
+    local host=$1 log=$WORK/$1/xfrmd.log readies
     shift
+    # Ready is this daemon's "ready:" line: the socket of one killed before
+    # it is still there, and xctl would answer without any daemon.
+    readies=$(xfrmd_readies "$log")
     spawn "$host" ${XFRMD_PREFIX:-} "$XFRMD" -c "$WORK/$host/defs" --state-dir "$WORK/$host/state" \
-        --socket "$WORK/$host/run/xfrmd.sock" "$@" >> "$WORK/$host/xfrmd.log" 2>&1
+        --socket "$WORK/$host/run/xfrmd.sock" "$@" >> "$log" 2>&1
     echo $! > "$WORK/$host/xfrmd.pid"
     for _ in $(seq 100); do
-        [ -S "$WORK/$host/run/xfrmd.sock" ] && xctl "$host" status > /dev/null 2>&1 && return 0
-        [ $? -eq 3 ] && return 0 # answering, with a tunnel not up
+        if [ "$(xfrmd_readies "$log")" -gt "$readies" ]; then
+            xctl "$host" status > /dev/null 2>&1 && return 0
+            [ $? -eq 3 ] && return 0 # answering, with a tunnel not up
+        fi
         kill -0 "$(cat "$WORK/$host/xfrmd.pid")" 2>/dev/null || break
         nap 0.1
     done
