@@ -577,16 +577,23 @@ flow_start() {
     echo $! > "$WORK/flow.$name.sender"
 }
 # loss_counters: where datagrams can be dropped on their way, each host's
-# nonzero XFRM, UDP and IP drop counters and the wire's queues, printed when
-# a flow lost some.
+# nonzero XFRM, IP, UDP, link and neighbour drop counters and the wire's
+# queues, printed when a flow lost some (a loss once showed in none of the
+# XFRM, UDP and qdisc counters: the others are where a datagram can still
+# vanish).
 loss_counters() {
     local ns
     for ns in $(ip netns list | cut -d' ' -f1); do
         echo "--- $ns: nonzero drop counters"
         in_ns "$ns" awk '$2 != 0' /proc/net/xfrm_stat
-        in_ns "$ns" awk '/^Udp:/ { if (!h) { split($0, n); h = 1 } else for (i = 2; i <= NF; i++) if (n[i] ~ /Err/ && $i != 0) print n[i], $i }' /proc/net/snmp
+        in_ns "$ns" awk '/^(Ip|Udp):/ { if (!h[$1]) { split($0, n); h[$1] = 1 } else for (i = 2; i <= NF; i++)
+            if (n[i] ~ /Err|Discards|NoRoutes|Fails/ && $i != 0) print $1, n[i], $i }' /proc/net/snmp
+        in_ns "$ns" awk 'NR > 2 { sub(/:/, " "); if ($4 + $5 + $12 + $13 > 0) print "link", $1, "rx errors", $4, "dropped", $5, "tx errors", $12, "dropped", $13 }' /proc/net/dev
         in_ns "$ns" tc -s qdisc show | grep -B2 'dropped [1-9]' || true
     done
+    # The neighbour table is one for all namespaces; its counters are in hex.
+    echo "--- neighbour table: nonzero discards and failures"
+    awk 'NR == 1 { split($0, n) } NR > 1 { for (i = 1; i <= NF; i++) if (n[i] ~ /discards|failed/ && $i !~ /^0+$/) print "arp_cache", n[i], "0x" $i }' /proc/net/stat/arp_cache 2>/dev/null || true
 }
 flow_stop() {
     local name=$1
